@@ -1,0 +1,1 @@
+# RetroStride firmware package: everything on the board besides main.py.

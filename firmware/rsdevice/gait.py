@@ -1,0 +1,133 @@
+# Causal step detector on the vertical acceleration, found from gravity so the
+# mounting does not matter. Integers only on the per-sample path: no floats,
+# no allocation (tests prove it under micropython.heap_lock()).
+from micropython import const
+
+_Q = const(14)          # unit-vector fixed point
+_G_SHIFT = const(7)     # gravity low-pass: tau = 128 samples (1.2 s at 104 Hz)
+_LP_SHIFT = const(1)    # vertical low-pass: EMA 1/2, about 8 Hz at 104 Hz
+_RENORM = const(8)      # recompute the gravity unit vector every 8 samples
+
+
+def isqrt(v):
+    # integer square root (Newton); v >= 0
+    if v < 2:
+        return v
+    x = v
+    y = (x + 1) >> 1
+    while y < x:
+        x = y
+        y = (x + v // x) >> 1
+    return x
+
+
+class StepDetector:
+    """Feed update(ax, ay, az) in mg at odr_hz; it returns True when a step is
+    confirmed, then `step_n` (sample index of the step's vertical peak),
+    `interval` (samples since the previous step, 0 after a pause) and
+    `cadence_dspm` (steps/min x10) describe it.
+
+    Physiology sets the constants: steps come 0.26-1.0 s apart (60-230
+    steps/min); a step's peak is at least `floor_mg` above gravity; the next
+    step cannot come sooner than 60 % of the recent interval (one foot's double
+    bump is not two steps)."""
+
+    def __init__(self, odr_hz, floor_mg=120, min_step_ms=250):
+        self.odr = odr_hz
+        self.floor = floor_mg
+        self.min_gap = min_step_ms * odr_hz // 1000
+        self.max_gap = 2 * odr_hz  # longer than this is a pause, not a step
+        self.n = -1
+        self.gx = 0
+        self.gy = 0
+        self.gz = 0
+        self.ux = 0
+        self.uy = 0
+        self.uz = 1 << _Q
+        self.gnorm = 1000
+        self.lp = 0
+        self.peak_avg = 0
+        self.interval_avg = 0  # samples x16
+        self.last = -(1 << 20)
+        self.cand = 0
+        self.cand_n = -1
+        self.step_n = 0
+        self.interval = 0
+        self.cadence_dspm = 0
+        self.peak = 0
+        self.steps = 0
+
+    def update(self, ax, ay, az):
+        n = self.n + 1
+        self.n = n
+        if n == 0:
+            self.gx = ax << 4
+            self.gy = ay << 4
+            self.gz = az << 4
+            self._renorm()
+        else:
+            self.gx += ((ax << 4) - self.gx) >> _G_SHIFT
+            self.gy += ((ay << 4) - self.gy) >> _G_SHIFT
+            self.gz += ((az << 4) - self.gz) >> _G_SHIFT
+            if n % _RENORM == 0:
+                self._renorm()
+        v = ((ax * self.ux + ay * self.uy + az * self.uz) >> _Q) - self.gnorm
+        lp = self.lp + ((v - self.lp) >> _LP_SHIFT)
+        self.lp = lp
+
+        since = n - self.last
+        avg = self.interval_avg >> 4
+        if since > self.max_gap or (avg and since > 2 * avg):
+            # no step for a while: let the threshold fall back towards the floor
+            self.peak_avg -= self.peak_avg >> 6
+        thr = (self.peak_avg * 2) // 5
+        if thr < self.floor:
+            thr = self.floor
+        gap = (avg * 3) // 5
+        if gap < self.min_gap:
+            gap = self.min_gap
+
+        if self.cand_n >= 0:
+            if lp > self.cand:
+                self.cand = lp
+                self.cand_n = n
+            elif lp < (self.cand >> 1) or n - self.cand_n > gap:
+                return self._confirm()
+        elif lp > thr and since >= gap:
+            self.cand = lp
+            self.cand_n = n
+        return False
+
+    def _confirm(self):
+        at = self.cand_n
+        peak = self.cand
+        self.cand_n = -1
+        interval = at - self.last
+        if interval > self.max_gap:
+            interval = 0
+        else:
+            if self.interval_avg == 0:
+                self.interval_avg = interval << 4
+            else:
+                self.interval_avg += ((interval << 4) - self.interval_avg) >> 2
+        self.last = at
+        self.peak_avg = peak if self.peak_avg == 0 else self.peak_avg + ((peak - self.peak_avg) >> 2)
+        self.step_n = at
+        self.interval = interval
+        self.peak = peak
+        self.steps += 1
+        avg = self.interval_avg
+        self.cadence_dspm = (600 * 16 * self.odr) // avg if (avg and interval) else 0
+        return True
+
+    def _renorm(self):
+        gx = self.gx >> 4
+        gy = self.gy >> 4
+        gz = self.gz >> 4
+        norm = isqrt(gx * gx + gy * gy + gz * gz)
+        if norm < 200:  # free fall or nonsense: keep the last direction
+            return
+        self.gnorm = norm
+        self.ux = (gx << _Q) // norm
+        self.uy = (gy << _Q) // norm
+        self.uz = (gz << _Q) // norm

@@ -1,0 +1,118 @@
+# The device end of the USB link: binary frames on the REPL's stream, one
+# reply per request (the host never runs ahead: the ESP32's stdin ring is
+# ~256 B). Ctrl-C is disabled while frames flow so 0x03 in data is data.
+import select
+
+import micropython
+
+from . import schema as S
+from .wire import FrameReader, decode, encode
+
+_IDLE_RESET_MS = 500  # a frame cut off mid-way (cable pulled) is dropped after this
+
+
+class Link:
+    def __init__(self, board, store, app):
+        self.board = board
+        self.store = store
+        self.app = app
+        self.inp = board.link_in
+        self.out = board.link_out
+        self.poller = select.poll()
+        self.poller.register(self.inp, select.POLLIN)
+        self.reader = FrameReader()
+        self.last_byte = 0
+        self.leave = False
+        self.buf = bytearray(S.MAX_CHUNK)
+
+    def open(self):
+        micropython.kbd_intr(-1)
+
+    def close(self):
+        micropython.kbd_intr(3)
+
+    def poll(self, budget=64):
+        """Read what has arrived (up to budget bytes) and answer whole frames."""
+        board = self.board
+        got = False
+        for _ in range(budget):
+            if not self.poller.poll(0):
+                break
+            b = self.inp.read(1)
+            if not b:
+                break
+            got = True
+            r = self.reader.feed(b[0])
+            if r is not None:
+                self._handle(r)
+        now = board.ticks_ms()
+        if got:
+            self.last_byte = now
+        elif self.reader.n and board.ticks_diff(now, self.last_byte) > _IDLE_RESET_MS:
+            self.reader.reset()
+
+    def send(self, tid, seq, values=(), tail=b""):
+        self.out.write(encode(tid, seq, values, tail))
+
+    def error(self, code, tid, seq):
+        self.send(S.ERROR, seq, (code, tid, seq))
+
+    def _handle(self, r):
+        err, tid, seq, payload = r
+        if err:
+            self.error(err, tid, seq)
+            return
+        try:
+            args = decode(tid, payload)
+        except ValueError:
+            self.error(S.E_BAD_LENGTH, tid, seq)
+            return
+        if tid == S.HELLO:
+            v = S.FW_VERSION
+            self.send(S.HELLO_REPLY, seq, (S.PROTOCOL_VERSION, S.SCHEMA_HASH, v[0], v[1], v[2], self.board.device_id))
+        elif tid == S.STATUS:
+            app = self.app
+            self.send(S.STATUS_REPLY, seq, (
+                self.board.ticks_ms() & 0xFFFFFFFF, self.board.battery_mv(), len(self.store.ids()),
+                self.store.free_kb(), 1 if app.writer else 0, app.board.imu.overruns & 0xFFFF,
+                app.samples & 0xFFFFFFFF))
+        elif tid == S.LIST_SESSIONS:
+            ids = self.store.ids()
+            i = args[0]
+            if i >= len(ids):
+                self.error(S.E_NO_SESSION, tid, seq)
+                return
+            sid = ids[i]
+            closed = not (self.app.writer and self.app.writer.sid == sid)
+            crc = self.store.crc(sid, self.buf) if closed else 0
+            self.send(S.SESSION_INFO, seq, (i, len(ids), sid, self.store.size(sid), crc,
+                                            1 if closed else 0, 1 if self.store.confirmed(sid) else 0))
+        elif tid == S.READ_SESSION:
+            sid, offset, length = args
+            size = self.store.size(sid)
+            if size < 0:
+                self.error(S.E_NO_SESSION, tid, seq)
+                return
+            if offset > size or length > S.MAX_CHUNK:
+                self.error(S.E_BAD_RANGE, tid, seq)
+                return
+            if self.app.writer and self.app.writer.sid == sid:
+                self.app.writer.flush()
+            n = self.store.read(sid, offset, min(length, size - offset), self.buf) if offset < size else 0
+            self.send(S.SESSION_CHUNK, seq, (sid, offset), memoryview(self.buf)[:n])
+        elif tid == S.CONFIRM_SESSION:
+            sid, crc = args
+            if self.store.size(sid) < 0:
+                self.error(S.E_NO_SESSION, tid, seq)
+            elif self.app.writer and self.app.writer.sid == sid:
+                self.error(S.E_NOT_CLOSED, tid, seq)
+            elif self.store.crc(sid, self.buf) != crc:
+                self.error(S.E_CRC_MISMATCH, tid, seq)
+            else:
+                self.store.mark_confirmed(sid)
+                self.send(S.CONFIRMED, seq, (sid,))
+        elif tid == S.REPL:
+            self.send(S.REPL_REPLY, seq)
+            self.leave = True
+        else:
+            self.error(S.E_UNKNOWN_TYPE, tid, seq)

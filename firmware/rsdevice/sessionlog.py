@@ -1,0 +1,132 @@
+# Session logs on flash: one append-only file per session, a checksum per
+# record, so a power cut loses at most the record being written. Closed
+# sessions stay until the host confirms it holds a CRC-verified copy.
+import binascii
+import os
+import struct
+from micropython import const
+
+from . import schema as S
+
+_DIR = "sessions"
+_OPEN = ".rsl"        # recording or closed, not yet confirmed by the host
+_DONE = ".rsc"        # confirmed by the host; free to delete when space runs low
+_FLUSH_EVERY = const(16)
+
+
+def _name(sid, ext):
+    return "%s/%08d%s" % (_DIR, sid, ext)
+
+
+class SessionStore:
+    """Lists the sessions on flash and serves their bytes to the link."""
+
+    def __init__(self):
+        try:
+            os.mkdir(_DIR)
+        except OSError:
+            pass
+        self._crc = {}  # sid -> (size, crc32) cache for closed sessions
+
+    def ids(self):
+        out = []
+        for name in os.listdir(_DIR):
+            if name.endswith(_OPEN) or name.endswith(_DONE):
+                try:
+                    out.append(int(name[:8]))
+                except ValueError:
+                    pass
+        out.sort()
+        return out
+
+    def path(self, sid):
+        for ext in (_OPEN, _DONE):
+            p = _name(sid, ext)
+            try:
+                os.stat(p)
+                return p
+            except OSError:
+                pass
+        return None
+
+    def next_id(self):
+        ids = self.ids()
+        return ids[-1] + 1 if ids else 1
+
+    def size(self, sid):
+        p = self.path(sid)
+        return os.stat(p)[6] if p else -1
+
+    def confirmed(self, sid):
+        p = self.path(sid)
+        return p is not None and p.endswith(_DONE)
+
+    def read(self, sid, offset, length, buf):
+        """Read into buf (bytearray); returns the byte count."""
+        with open(self.path(sid), "rb") as f:
+            f.seek(offset)
+            return f.readinto(memoryview(buf)[:length])
+
+    def crc(self, sid, buf):
+        size = self.size(sid)
+        hit = self._crc.get(sid)
+        if hit and hit[0] == size:
+            return hit[1]
+        crc = 0
+        with open(self.path(sid), "rb") as f:
+            while True:
+                n = f.readinto(buf)
+                if not n:
+                    break
+                crc = binascii.crc32(memoryview(buf)[:n], crc)
+        self._crc[sid] = (size, crc)
+        return crc
+
+    def mark_confirmed(self, sid):
+        p = self.path(sid)
+        if p and p.endswith(_OPEN):
+            os.rename(p, _name(sid, _DONE))
+
+    def free_kb(self):
+        try:
+            st = os.statvfs(_DIR)
+            return st[0] * st[3] // 1024
+        except OSError:
+            return 0
+
+
+class SessionWriter:
+    """Appends checksummed records to one session file. Each record is packed
+    into a pre-allocated buffer; the file is flushed every few records."""
+
+    def __init__(self, store, sid):
+        self.sid = sid
+        self.f = open(_name(sid, _OPEN), "ab")
+        self.buf = bytearray(3 + 255 + 2)
+        self.mv = memoryview(self.buf)
+        self.pending = 0
+        self.records = 0
+
+    def write(self, rtype, *values):
+        fmt = S.RECORD[rtype]
+        buf = self.buf
+        size = struct.calcsize(fmt)
+        buf[0] = S.RECORD_MAGIC
+        buf[1] = rtype
+        buf[2] = size
+        struct.pack_into(fmt, buf, 3, *values)
+        crc = binascii.crc32(self.mv[1:3 + size]) & 0xFFFF
+        buf[3 + size] = crc & 0xFF
+        buf[4 + size] = crc >> 8
+        self.f.write(self.mv[:5 + size])
+        self.records += 1
+        self.pending += 1
+        if self.pending >= _FLUSH_EVERY:
+            self.flush()
+
+    def flush(self):
+        self.f.flush()
+        self.pending = 0
+
+    def close(self):
+        self.f.close()

@@ -1,0 +1,355 @@
+# The board's twin: a `machine` module for the MicroPython unix port, put on
+# MICROPYPATH ahead of the firmware so the shipped files run unmodified.
+#  - I2C answers like an LSM6DSOX at register level: WHO_AM_I, CTRL1_XL/CTRL2_G
+#    rate and full scale, FIFO control, FIFO status, tagged FIFO words. Samples
+#    come from a recorded trace, resampled to the configured ODR and quantised
+#    to the configured full scale with saturation.
+#  - A virtual clock (see time.py beside this file): sleeping advances it
+#    instantly while the trace lasts, so replay runs faster than real time and
+#    identically every run; after the trace it follows real time.
+#  - PWM records each buzz of the motor; the button is pressed once the trace
+#    is over (the runner stops the session); the battery ADC reads a LiPo.
+# Set up by environment variables (the host's twin launcher sets them):
+#   RS_TWIN_TRACE   binary trace written by the host (see retrostride.twin)
+#   RS_TWIN_EVENTS  file receiving one line per event (buzz, end of trace)
+import os
+import select
+import struct
+
+_TICKS_PERIOD = 1 << 30
+
+
+class _Clock:
+    def __init__(self):
+        self.us = 0
+        self.realtime = os.getenv("RS_TWIN_REALTIME") == "1"
+        self.virtual_until = None  # set by the IMU model: end of trace + stop press
+        self._poll = select.poll()
+
+    def sleep_us(self, us):
+        if us <= 0:
+            return
+        if self.realtime or (self.virtual_until is not None and self.us >= self.virtual_until):
+            self._poll.poll(max(1, us // 1000))  # really wait (nothing registered)
+        self.us += us
+
+
+CLOCK = _Clock()
+_events = None
+
+
+def _event(text):
+    global _events
+    path = os.getenv("RS_TWIN_EVENTS")
+    if not path:
+        return
+    if _events is None:
+        _events = open(path, "a")
+    _events.write(text + "\n")
+    _events.flush()
+
+
+def unique_id():
+    return b"\x24\x6f\x28\x52\x53\x54"
+
+
+def freq(hz=None):
+    return 240_000_000
+
+
+def idle():
+    CLOCK.sleep_us(1000)
+
+
+def lightsleep(ms=0):
+    CLOCK.sleep_us(ms * 1000)
+
+
+def reset():
+    raise SystemExit(0)
+
+
+class Pin:
+    IN = 1
+    OUT = 3
+    OPEN_DRAIN = 7
+    PULL_UP = 2
+    PULL_DOWN = 1
+    IRQ_FALLING = 2
+    IRQ_RISING = 1
+    BUTTON = 0  # the board's button pin (board.PIN_BUTTON)
+
+    def __init__(self, pin_id, mode=-1, pull=-1, value=None):
+        self.id = pin_id
+        self._value = 0 if value is None else value
+
+    def init(self, *args, **kw):
+        pass
+
+    def value(self, v=None):
+        if v is not None:
+            self._value = 1 if v else 0
+            return None
+        if self.id == Pin.BUTTON:
+            return 0 if _IMU.button_pressed() else 1
+        return self._value
+
+    def on(self):
+        self._value = 1
+
+    def off(self):
+        self._value = 0
+
+
+class PWM:
+    def __init__(self, pin, freq=1000, duty_u16=0):
+        self.pin = pin
+        self._freq = freq
+        self._duty = 0
+        self._since = 0
+        self.duty_u16(duty_u16)
+
+    def freq(self, f=None):
+        if f is None:
+            return self._freq
+        self._freq = f
+
+    def duty_u16(self, d=None):
+        if d is None:
+            return self._duty
+        if d and not self._duty:
+            self._since = CLOCK.us
+            self._peak = d
+        elif not d and self._duty:
+            _event("buzz %d %d %d" % (self._since, (CLOCK.us - self._since) // 1000, self._peak))
+        self._duty = d
+
+    def deinit(self):
+        self.duty_u16(0)
+
+
+class ADC:
+    ATTN_0DB = 0
+    ATTN_11DB = 3
+
+    def __init__(self, pin, atten=None):
+        self.pin = pin
+
+    def atten(self, a):
+        pass
+
+    def read_uv(self):
+        return 1_950_000  # a LiPo at 3.9 V behind a 1:2 divider
+
+    def read_u16(self):
+        return 40000
+
+
+# --- LSM6DSOX at register level -------------------------------------------
+_WHO_AM_I = 0x0F
+_FIFO_CTRL3 = 0x09
+_FIFO_CTRL4 = 0x0A
+_CTRL1_XL = 0x10
+_CTRL2_G = 0x11
+_CTRL3_C = 0x12
+_FIFO_STATUS1 = 0x3A
+_FIFO_STATUS2 = 0x3B
+_FIFO_OUT = 0x78
+_ODR_HZ = (0, 12.5, 26, 52, 104, 208, 416, 833, 1666, 3332, 6667)
+_XL_MG_PER_LSB = (0.061, 0.488, 0.122, 0.244)      # FS_XL code 00 2g, 01 16g, 10 4g, 11 8g
+_G_MDPS_PER_LSB = (8.75, 17.5, 35.0, 70.0)         # FS_G code 250, 500, 1000, 2000 dps
+_FIFO_WORDS = 512  # the twin's FIFO depth in 7-byte words (smaller than the chip's 9 kB)
+_STOP_PRESS_AFTER_US = 500_000
+_STOP_PRESS_US = 200_000
+
+
+class _Trace:
+    """Streams the host's binary trace: b'RSTW', u32 count, then count
+    records of 7 float32 (t_s, ax, ay, az in g, gx, gy, gz in deg/s)."""
+
+    def __init__(self, path):
+        self.f = open(path, "rb")
+        head = self.f.read(8)
+        if head[:4] != b"RSTW":
+            raise OSError("not a twin trace: " + path)
+        self.count = struct.unpack("<I", head[4:])[0]
+        self.rec = bytearray(28)
+        self.i = 0
+        self.a = self._next()
+        self.b = self._next() if self.count > 1 else self.a
+        self.t0 = self.a[0]
+        last = self.f.tell()
+        self.f.seek(8 + 28 * (self.count - 1))
+        self.f.readinto(self.rec)
+        self.t_end = struct.unpack("<f", self.rec[:4])[0]
+        self.f.seek(last)
+
+    def _next(self):
+        self.f.readinto(self.rec)
+        self.i += 1
+        return struct.unpack("<7f", self.rec)
+
+    def at(self, t):
+        """Linear interpolation at trace time t (s); holds the last sample."""
+        while t > self.b[0] and self.i < self.count:
+            self.a = self.b
+            self.b = self._next()
+        a = self.a
+        b = self.b
+        if t >= b[0]:
+            return b
+        span = b[0] - a[0]
+        w = (t - a[0]) / span if span > 0 else 0.0
+        return tuple(a[k] + (b[k] - a[k]) * w for k in range(7))
+
+
+class _LSM6DSOX:
+    ADDRESS = 0x6A
+
+    def __init__(self):
+        path = os.getenv("RS_TWIN_TRACE")
+        self.trace = _Trace(path) if path else None
+        self.saturated = 0
+        self._reset()
+
+    def _reset(self):
+        self.regs = bytearray(128)
+        self.regs[_WHO_AM_I] = 0x6C
+        self.regs[_CTRL3_C] = 0x04
+        self.fifo_t0 = None
+        self.consumed = 0   # words read out of the FIFO
+        self.dropped = 0    # words lost to overflow
+        self.ovr = False
+        self.word = 0
+        self.words = bytearray(7)
+
+    def odr(self):
+        return _ODR_HZ[self.regs[_CTRL1_XL] >> 4]
+
+    def per_sample(self):
+        return 2 if self.regs[_FIFO_CTRL3] >> 4 else 1
+
+    def available(self):
+        """Words produced since the FIFO started, by the virtual clock."""
+        if self.fifo_t0 is None or not self.odr():
+            return 0
+        n = (CLOCK.us - self.fifo_t0) * self.odr() // 1_000_000
+        return int(n) * self.per_sample()
+
+    def level(self):
+        n = self.available() - self.consumed
+        if n > _FIFO_WORDS:
+            # continuous mode overwrites the oldest words: skip whole samples
+            lost = n - _FIFO_WORDS
+            lost += (-lost) % self.per_sample()
+            self.consumed += lost
+            self.dropped += lost
+            self.ovr = True
+            n -= lost
+        return n
+
+    def trace_over_at_us(self):
+        if self.trace is None or self.fifo_t0 is None:
+            return None
+        return self.fifo_t0 + int((self.trace.t_end - self.trace.t0) * 1_000_000)
+
+    def button_pressed(self):
+        end = self.trace_over_at_us()
+        if end is None or os.getenv("RS_TWIN_STOP_AT_END") == "0":
+            return False
+        t = CLOCK.us - end - _STOP_PRESS_AFTER_US
+        return 0 <= t < _STOP_PRESS_US
+
+    def write(self, reg, data):
+        for k, v in enumerate(data):
+            r = reg + k
+            if r == _CTRL3_C and v & 0x01:
+                self._reset()
+                continue
+            self.regs[r] = v
+            if r == _FIFO_CTRL4:
+                if (v & 0x07) == 0x06 and self.fifo_t0 is None:
+                    self.fifo_t0 = CLOCK.us
+                    end = self.trace_over_at_us()
+                    if end is not None:
+                        CLOCK.virtual_until = end + _STOP_PRESS_AFTER_US + _STOP_PRESS_US + 100_000
+                        _event("trace_start %d %d" % (self.fifo_t0, end))
+                elif (v & 0x07) == 0:
+                    self.fifo_t0 = None  # bypass mode empties the FIFO
+                    self.consumed = 0
+
+    def read_into(self, reg, buf):
+        if reg == _FIFO_STATUS1:
+            n = self.level()
+            status = bytearray(2)
+            status[0] = n & 0xFF
+            status[1] = ((n >> 8) & 0x03) | (0x40 if self.ovr else 0)
+            self.ovr = False
+            for k in range(len(buf)):
+                buf[k] = status[k] if k < 2 else 0
+            return
+        if reg == _FIFO_OUT:
+            n = len(buf) // 7
+            if n > self.level():
+                raise OSError(5)  # reading an empty FIFO: a driver bug, not data
+            for w in range(n):
+                self._word_into(buf, w * 7)
+            return
+        for k in range(len(buf)):
+            buf[k] = self.regs[(reg + k) & 0x7F]
+
+    def _word_into(self, buf, o):
+        per = self.per_sample()
+        idx = self.consumed
+        self.consumed += 1
+        sample = idx // per
+        gyro = per == 2 and idx % per == 1
+        odr = self.odr()
+        if self.trace is None:
+            values = (0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0)
+        else:
+            values = self.trace.at(self.trace.t0 + sample / odr)
+        if gyro:
+            scale = 1000.0 / _G_MDPS_PER_LSB[(self.regs[_CTRL2_G] >> 2) & 3]
+            tag = 0x01
+            first = 4
+        else:
+            scale = 1000.0 / _XL_MG_PER_LSB[(self.regs[_CTRL1_XL] >> 2) & 3]
+            tag = 0x02
+            first = 1
+        buf[o] = (tag << 3) | ((sample & 3) << 1)
+        for k in range(3):
+            raw = int(round(values[first + k] * scale))
+            if raw > 32767 or raw < -32768:
+                raw = 32767 if raw > 0 else -32768
+                self.saturated += 1
+            raw &= 0xFFFF
+            buf[o + 1 + 2 * k] = raw & 0xFF
+            buf[o + 2 + 2 * k] = raw >> 8
+
+
+_IMU = _LSM6DSOX()
+
+
+class I2C:
+    def __init__(self, bus_id=0, scl=None, sda=None, freq=400_000, timeout=50_000):
+        self.bus_id = bus_id
+
+    def scan(self):
+        return [_LSM6DSOX.ADDRESS]
+
+    def _device(self, addr):
+        if addr != _LSM6DSOX.ADDRESS:
+            raise OSError(19)  # ENODEV, as the ESP32 port reports a missing device
+        return _IMU
+
+    def readfrom_mem_into(self, addr, reg, buf, addrsize=8):
+        self._device(addr).read_into(reg, buf)
+
+    def readfrom_mem(self, addr, reg, nbytes, addrsize=8):
+        buf = bytearray(nbytes)
+        self._device(addr).read_into(reg, buf)
+        return bytes(buf)
+
+    def writeto_mem(self, addr, reg, buf, addrsize=8):
+        self._device(addr).write(reg, buf)

@@ -1,0 +1,138 @@
+"""Protocol client over a serial port (pyserial): one request, one reply."""
+import time
+
+import serial
+from construct import ConstructError
+
+from rsproto import catalogue as cat
+from rsproto import wire
+
+
+class LinkError(Exception):
+    """The link failed: timeout, not a RetroStride device, protocol mismatch."""
+
+
+class DeviceError(LinkError):
+    """The device answered with an ERROR frame."""
+
+    def __init__(self, code, about):
+        self.code = code
+        self.name = wire.ERROR_NAME.get(code, "code %d" % code)
+        super().__init__(f"device refused {about}: {self.name}")
+
+
+def open_port(port, timeout=0.05):
+    # exclusive=True: two tools on one port corrupt each other's frames
+    return serial.serial_for_url(port, baudrate=115200, timeout=timeout, exclusive=True)
+
+
+class Client:
+    def __init__(self, ser, timeout=1.5, retries=2):
+        self.ser = ser
+        self.timeout = timeout
+        self.retries = retries
+        self.seq = 0
+        self.rx = bytearray()
+        self.port = getattr(ser, "port", None) or getattr(ser, "name", "?")
+
+    def close(self):
+        self.ser.close()
+
+    def request(self, name, **fields):
+        """Send a request; return (reply name, fields). Retries on silence,
+        raises DeviceError on an ERROR reply and LinkError when nothing valid comes."""
+        for attempt in range(self.retries + 1):
+            self.seq = (self.seq + 1) & 0xFF
+            self.ser.write(wire.encode_message(name, seq=self.seq, **fields))
+            reply = self._read_reply(self.seq)
+            if reply is None:
+                continue
+            rname, rfields = reply
+            if rname == "ERROR":
+                raise DeviceError(rfields["code"], name)
+            return rname, rfields
+        raise LinkError(f"no valid reply to {name} on {self.port} after {self.retries + 1} tries "
+                        f"of {self.timeout:.1f} s: is a RetroStride device there, running its app "
+                        f"(not the REPL)?")
+
+    def _read_reply(self, seq):
+        deadline = time.monotonic() + self.timeout
+        while time.monotonic() < deadline:
+            frame = self._next_frame()
+            if frame is None:
+                data = self.ser.read(max(1, self.ser.in_waiting or 1))
+                if data:
+                    self.rx += data
+                continue
+            body = frame.body.value
+            if body.seq != seq or body.type not in wire.MESSAGE_BY_TYPE:
+                continue  # a stale reply to an earlier, timed-out request
+            try:
+                return wire.decode_payload(body.type, body.payload)
+            except ConstructError:
+                continue
+        return None
+
+    def _next_frame(self):
+        """Pop the first valid frame from the receive buffer, skipping noise."""
+        rx = self.rx
+        while True:
+            i = rx.find(cat.FRAME_MAGIC)
+            if i < 0:
+                del rx[:max(0, len(rx) - 1)]
+                return None
+            del rx[:i]
+            if len(rx) < wire.FRAME_OVERHEAD:
+                return None
+            length = rx[5] | (rx[6] << 8)
+            if length > cat.MAX_PAYLOAD:
+                del rx[:1]
+                continue
+            total = wire.FRAME_OVERHEAD + length
+            if len(rx) < total:
+                return None
+            try:
+                frame = wire.Frame.parse(bytes(rx[:total]))
+            except ConstructError:
+                del rx[:1]  # corrupt: resync on the next magic
+                continue
+            del rx[:total]
+            return frame
+
+    # --- messages --------------------------------------------------------
+    def hello(self):
+        _, f = self.request("HELLO")
+        if f["protocol"] != cat.PROTOCOL_VERSION or f["schema_hash"] != wire.SCHEMA_HASH:
+            raise LinkError(f"device speaks protocol {f['protocol']} schema {f['schema_hash']:08x}, "
+                            f"this host {cat.PROTOCOL_VERSION} schema {wire.SCHEMA_HASH:08x}: "
+                            f"update the firmware (make flash) or the host")
+        return f
+
+    def status(self):
+        return self.request("STATUS")[1]
+
+    def sessions(self):
+        out = []
+        index = 0
+        total = None
+        while total is None or index < total:
+            try:
+                _, f = self.request("LIST_SESSIONS", index=index)
+            except DeviceError as e:
+                if e.name == "NO_SESSION" and index == 0:
+                    return []
+                raise
+            total = f["total"]
+            out.append(f)
+            index += 1
+        return out
+
+    def read(self, session_id, offset, length):
+        _, f = self.request("READ_SESSION", session_id=session_id, offset=offset, length=length)
+        if f["session_id"] != session_id or f["offset"] != offset:
+            raise LinkError(f"chunk for session {f['session_id']} offset {f['offset']}, "
+                            f"asked {session_id} offset {offset}")
+        return f["data"]
+
+    def confirm(self, session_id, crc32):
+        return self.request("CONFIRM_SESSION", session_id=session_id, crc32=crc32)[1]

@@ -1,0 +1,130 @@
+"""The trace format: the twin's input, written by every dataset loader.
+
+UTF-8 CSV. Lines starting with `#` are metadata (`# rate_hz: 100`, `# source: ...`),
+then a header row, then one row per sample:
+  t_s (seconds, increasing), ax_g, ay_g, az_g (g, sensor axes as mounted),
+  optionally gx_dps, gy_dps, gz_dps (deg/s; absent = the recording had no gyro).
+"""
+import csv
+import math
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+ACCEL = ("ax_g", "ay_g", "az_g")
+GYRO = ("gx_dps", "gy_dps", "gz_dps")
+
+
+class TraceError(ValueError):
+    """A trace file that cannot be replayed; the message names file and line."""
+
+
+@dataclass
+class Trace:
+    t: np.ndarray            # (n,) seconds
+    accel: np.ndarray        # (n, 3) g
+    gyro: np.ndarray | None  # (n, 3) deg/s, None when not recorded
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def duration_s(self):
+        return float(self.t[-1] - self.t[0]) if len(self.t) else 0.0
+
+    @property
+    def rate_hz(self):
+        if len(self.t) < 2:
+            return 0.0
+        return float((len(self.t) - 1) / self.duration_s)
+
+
+def read_trace(path):
+    path = Path(path)
+    meta = {}
+    rows = []
+    header = None
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise TraceError(f"{path}: not UTF-8 text ({e})") from None
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        if line.startswith("#"):
+            key, sep, value = line[1:].partition(":")
+            if sep:
+                meta[key.strip()] = value.strip()
+            continue
+        cells = next(csv.reader([line]))
+        if header is None:
+            header = [c.strip() for c in cells]
+            missing = [c for c in ("t_s",) + ACCEL if c not in header]
+            if missing:
+                raise TraceError(f"{path}:{lineno}: header lacks column(s) {', '.join(missing)} "
+                                 f"(need t_s, ax_g, ay_g, az_g; gx_dps, gy_dps, gz_dps optional)")
+            has_gyro = [c in header for c in GYRO]
+            if any(has_gyro) and not all(has_gyro):
+                raise TraceError(f"{path}:{lineno}: gyro columns must be all of {', '.join(GYRO)} or none")
+            cols = [header.index(c) for c in ("t_s",) + ACCEL + (GYRO if all(has_gyro) else ())]
+            continue
+        if len(cells) != len(header):
+            raise TraceError(f"{path}:{lineno}: {len(cells)} cells, header has {len(header)}")
+        row = []
+        for c in cols:
+            try:
+                v = float(cells[c])
+            except ValueError:
+                raise TraceError(f"{path}:{lineno}: column {header[c]}: {cells[c]!r} is not a number") from None
+            if not math.isfinite(v):
+                raise TraceError(f"{path}:{lineno}: column {header[c]}: {cells[c]!r} is not finite")
+            row.append(v)
+        if rows and row[0] <= rows[-1][0]:
+            raise TraceError(f"{path}:{lineno}: time {row[0]} does not increase (previous {rows[-1][0]})")
+        rows.append(row)
+    if header is None:
+        raise TraceError(f"{path}: no header row")
+    if len(rows) < 2:
+        raise TraceError(f"{path}: needs at least two samples, has {len(rows)}")
+    data = np.array(rows, dtype=float)
+    gyro = data[:, 4:7] if data.shape[1] == 7 else None
+    return Trace(t=data[:, 0], accel=data[:, 1:4], gyro=gyro, meta=meta)
+
+
+def write_trace(path, t, accel, gyro=None, meta=None):
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    t = np.asarray(t, dtype=float)
+    accel = np.asarray(accel, dtype=float)
+    cols = ["t_s", *ACCEL] + (list(GYRO) if gyro is not None else [])
+    data = np.column_stack([t, accel] + ([np.asarray(gyro, dtype=float)] if gyro is not None else []))
+    with path.open("w", encoding="utf-8", newline="") as f:
+        meta = dict(meta or {})
+        if len(t) > 1:
+            meta.setdefault("rate_hz", "%g" % round((len(t) - 1) / (t[-1] - t[0]), 6))
+        for k, v in meta.items():
+            f.write(f"# {k}: {v}\n")
+        f.write(",".join(cols) + "\n")
+        for row in data:
+            f.write(",".join("%.6g" % v for v in row) + "\n")
+    return path
+
+
+def write_twin_binary(trace, path):
+    """The twin's input: b'RSTW', u32 count, then float32 records
+    (t, ax, ay, az, gx, gy, gz); zero rate when the trace has no gyro."""
+    n = len(trace.t)
+    gyro = trace.gyro if trace.gyro is not None else np.zeros((n, 3))
+    data = np.column_stack([trace.t - trace.t[0], trace.accel, gyro]).astype("<f4")
+    with open(path, "wb") as f:
+        f.write(b"RSTW" + struct.pack("<I", n))
+        f.write(data.tobytes())
+    return path
+
+
+def rotate(trace, matrix):
+    """The same recording with the sensor mounted another way: both the
+    accelerometer and the gyro are rotated by `matrix` (3x3)."""
+    m = np.asarray(matrix, dtype=float)
+    gyro = trace.gyro @ m.T if trace.gyro is not None else None
+    return Trace(t=trace.t.copy(), accel=trace.accel @ m.T, gyro=gyro, meta=dict(trace.meta))

@@ -1,0 +1,1 @@
+"""RetroStride protocol: the catalogue (one definition) and its construct codecs."""
