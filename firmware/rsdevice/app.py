@@ -5,6 +5,7 @@ from array import array
 
 from micropython import const
 
+from . import config
 from . import schema as S
 from .button import LONG, SHORT
 from .gait import StepDetector
@@ -13,8 +14,6 @@ from .sessionlog import SessionStore, SessionWriter
 
 _TICK_MS = const(5)        # idle wait between polls when the FIFO is below its watermark
 _BATCH = const(64)         # samples per sensor per FIFO read (buffers sized for it)
-_STEP_FLOOR_MG = const(120)
-_STEP_MIN_MS = const(250)
 _START_PATTERN = (60,)
 _STOP_PATTERN = (60, 80, 60)
 
@@ -22,6 +21,7 @@ _STOP_PATTERN = (60, 80, 60)
 class App:
     def __init__(self, board):
         self.board = board
+        self.cfg = config.load()
         imu = board.imu
         self.imu = imu
         self.scale = imu.accel_mg_per_lsb_x1000()
@@ -94,16 +94,20 @@ class App:
         sid = self.store.next_id()
         self.writer = SessionWriter(self.store, sid)
         self.first_sample = self.samples
-        self.det = StepDetector(imu.odr_hz, _STEP_FLOOR_MG, _STEP_MIN_MS)
+        cfg = self.cfg
+        self.det = StepDetector(imu.odr_hz, cfg["step_floor_mg"], cfg["step_min_ms"])
         v = S.FW_VERSION
         self.writer.write(S.R_HEADER, S.LOG_FORMAT_VERSION, v[0], v[1], v[2], sid,
                           self.board.ticks_ms() & 0xFFFFFFFF, self.first_sample, imu.odr_hz,
-                          imu.accel_fs_g, imu.gyro_fs_dps, 0, 0, 0, _STEP_MIN_MS, _STEP_FLOOR_MG)
+                          imu.accel_fs_g, imu.gyro_fs_dps, 0, 0, 0,
+                          cfg["step_min_ms"], cfg["step_floor_mg"])
         self.writer.flush()
         self.board.motor.play(_START_PATTERN)
 
     def end_session(self):
         w = self.writer
+        if w is None:
+            return
         n = self.samples - self.first_sample
         w.write(S.R_END, self.t_ms(n), self.det.steps if self.det else 0, n)
         w.close()

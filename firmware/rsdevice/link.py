@@ -51,7 +51,7 @@ class Link:
         elif self.reader.n and board.ticks_diff(now, self.last_byte) > _IDLE_RESET_MS:
             self.reader.reset()
 
-    def send(self, tid, seq, values=(), tail=b""):
+    def send(self, tid, seq, values=(), tail: bytes | memoryview = b""):
         self.out.write(encode(tid, seq, values, tail))
 
     def error(self, code, tid, seq):

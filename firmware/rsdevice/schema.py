@@ -6,7 +6,7 @@ from micropython import const
 PROTOCOL_VERSION = const(1)
 LOG_FORMAT_VERSION = const(1)
 FW_VERSION = (0, 1, 0)
-SCHEMA_HASH = 1925316373
+SCHEMA_HASH = 322286215
 MAGIC0 = const(165)
 MAGIC1 = const(90)
 MAX_PAYLOAD = const(512)
@@ -65,6 +65,12 @@ MESSAGE = {
     15: ('<', False, 166),  # REPL
     143: ('<', False, 150),  # REPL_REPLY
     127: ('<BBB', False, 107),  # ERROR
+}
+
+# setting -> (default, min, max)
+CONFIG = {
+    'step_floor_mg': (120, 40, 1000),
+    'step_min_ms': (250, 150, 600),
 }
 
 # record type -> struct format of its payload

@@ -49,6 +49,12 @@ class SessionStore:
                 pass
         return None
 
+    def _existing(self, sid):
+        p = self.path(sid)
+        if p is None:
+            raise OSError("no session %d" % sid)
+        return p
+
     def next_id(self):
         ids = self.ids()
         return ids[-1] + 1 if ids else 1
@@ -63,7 +69,7 @@ class SessionStore:
 
     def read(self, sid, offset, length, buf):
         """Read into buf (bytearray); returns the byte count."""
-        with open(self.path(sid), "rb") as f:
+        with open(self._existing(sid), "rb") as f:
             f.seek(offset)
             return f.readinto(memoryview(buf)[:length])
 
@@ -73,7 +79,7 @@ class SessionStore:
         if hit and hit[0] == size:
             return hit[1]
         crc = 0
-        with open(self.path(sid), "rb") as f:
+        with open(self._existing(sid), "rb") as f:
             while True:
                 n = f.readinto(buf)
                 if not n:

@@ -20,7 +20,7 @@ def frame_crc(body):
     return binascii.crc32(body, _SEED.get(body[1], 0))
 
 
-def encode(tid, seq, values=(), tail=b""):
+def encode(tid, seq, values=(), tail: bytes | memoryview = b""):
     fmt, has_tail, _ = S.MESSAGE[tid]
     payload = struct.pack(fmt, *values)
     if has_tail:
@@ -30,7 +30,7 @@ def encode(tid, seq, values=(), tail=b""):
     return head + payload + struct.pack("<I", frame_crc(body))
 
 
-def decode(tid, payload):
+def decode(tid, payload) -> tuple:
     """Payload -> tuple of fields (+ trailing bytes); ValueError if it does not fit."""
     fmt, has_tail, _ = S.MESSAGE[tid]
     size = struct.calcsize(fmt)

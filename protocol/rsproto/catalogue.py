@@ -86,6 +86,13 @@ RECORDS = (
     ("END", 0x06, (("t_ms", "I"), ("steps", "I"), ("samples", "I"))),
 )
 
+# Settings kept on the device's flash (config.json): name, default, min, max.
+# The host (`--set`, `retrostride config`) and the device validate against this.
+CONFIG = (
+    ("step_floor_mg", 120, 40, 1000),   # smallest vertical peak that can be a step
+    ("step_min_ms", 250, 150, 600),     # shortest step interval (230 steps/min = 261 ms)
+)
+
 FAULTS = (
     ("FIFO_OVERRUN", 1),
     ("I2C_ERROR", 2),
@@ -99,6 +106,7 @@ def canonical_text():
         for name, tid, fields in table:
             parts.append("%s=%d(%s)" % (name, tid, ",".join(n + ":" + f for n, f in fields)))
     parts.extend("%s=%d" % e for e in ERRORS)
+    parts.extend("%s=%d[%d,%d]" % c for c in CONFIG)
     return ";".join(parts)
 
 

@@ -56,6 +56,12 @@ def firmware_schema_text():
         lines.append("    %d: (%r, %r, %d),  # %s" % (tid, fmt, tail, cat.message_extra(name, fields), name))
     lines.append("}")
     lines.append("")
+    lines.append("# setting -> (default, min, max)")
+    lines.append("CONFIG = {")
+    for name, default, lo, hi in cat.CONFIG:
+        lines.append("    %r: (%d, %d, %d)," % (name, default, lo, hi))
+    lines.append("}")
+    lines.append("")
     lines.append("# record type -> struct format of its payload")
     lines.append("RECORD = {")
     for name, tid, fields in cat.RECORDS:

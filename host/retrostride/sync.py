@@ -1,0 +1,46 @@
+"""Download new sessions from a device into the library, verify, confirm."""
+import serial.tools.list_ports
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+
+from rsproto import catalogue as cat
+
+# USB bridges found on ESP32 boards: CP210x, CH340/CH9102, the S3/C3's own USB
+USB_IDS = {(0x10C4, 0xEA60), (0x1A86, 0x7523), (0x1A86, 0x55D4), (0x303A, 0x1001)}
+
+
+def find_port():
+    ports = [p.device for p in serial.tools.list_ports.comports() if (p.vid, p.pid) in USB_IDS]
+    if not ports:
+        raise LookupError("no ESP32 USB serial port found (CP210x, CH340, CH9102 or native USB): "
+                          "plug the device in or pass --port")
+    return ports[0]
+
+
+def sync(client, library, progress=True, confirm=True, chunk=cat.MAX_CHUNK):
+    """Returns [(session_id, size)] of the sessions fetched this time."""
+    hello = client.hello()
+    device = hello["device_id"].hex()
+    fetched = []
+    todo = [s for s in client.sessions()
+            if s["closed"] and not library.is_complete(device, s["session_id"])]
+    with Progress(TextColumn("session {task.fields[sid]}"), BarColumn(), DownloadColumn(),
+                  TransferSpeedColumn(), disable=not progress, transient=False) as bar:
+        for info in todo:
+            sid, size = info["session_id"], info["size"]
+            offset = library.begin(device, sid, size, info["crc32"])
+            task = bar.add_task("sync", total=size, completed=offset, sid=sid)
+            while offset < size:
+                data = client.read(sid, offset, min(chunk, size - offset))
+                if not data:
+                    raise IOError(f"session {sid}: device returned no data at offset {offset}")
+                library.add_chunk(device, sid, offset, data)
+                offset += len(data)
+                bar.update(task, completed=offset)
+            if not library.finish(device, sid):
+                raise IOError(f"session {sid}: CRC of the downloaded copy differs from the device's; "
+                              f"it was discarded, run sync again")
+            if confirm:
+                client.confirm(sid, info["crc32"])
+                library.mark_confirmed(device, sid)
+            fetched.append((sid, size))
+    return device, fetched
