@@ -272,7 +272,9 @@ class _LSM6DSOX:
                     self.fifo_t0 = CLOCK.us
                     end = self.trace_over_at_us()
                     if end is not None:
-                        CLOCK.virtual_until = end + _STOP_PRESS_AFTER_US + _STOP_PRESS_US + 100_000
+                        # virtual time runs on 2 s past the stop press, so the
+                        # session's end and its buzz pattern happen off the wall clock
+                        CLOCK.virtual_until = end + _STOP_PRESS_AFTER_US + _STOP_PRESS_US + 2_000_000
                         _event("trace_start %d %d" % (self.fifo_t0, end))
                 elif (v & 0x07) == 0:
                     self.fifo_t0 = None  # bypass mode empties the FIFO

@@ -179,7 +179,7 @@ def main(argv=None):
     try:
         return args.func(args)
     except (TraceError, LinkError, ValueError, LookupError, FileNotFoundError, OSError) as e:
-        console.print(f"[red]error:[/red] {e}")
+        print(f"retrostride: error: {e}", file=sys.stderr)  # unwrapped: names file and line
         return 2
 
 

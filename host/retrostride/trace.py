@@ -61,26 +61,26 @@ def read_trace(path):
             header = [c.strip() for c in cells]
             missing = [c for c in ("t_s",) + ACCEL if c not in header]
             if missing:
-                raise TraceError(f"{path}:{lineno}: header lacks column(s) {', '.join(missing)} "
+                raise TraceError(f"{path}, line {lineno}: header lacks column(s) {', '.join(missing)} "
                                  f"(need t_s, ax_g, ay_g, az_g; gx_dps, gy_dps, gz_dps optional)")
             has_gyro = [c in header for c in GYRO]
             if any(has_gyro) and not all(has_gyro):
-                raise TraceError(f"{path}:{lineno}: gyro columns must be all of {', '.join(GYRO)} or none")
+                raise TraceError(f"{path}, line {lineno}: gyro columns must be all of {', '.join(GYRO)} or none")
             cols = [header.index(c) for c in ("t_s",) + ACCEL + (GYRO if all(has_gyro) else ())]
             continue
         if len(cells) != len(header):
-            raise TraceError(f"{path}:{lineno}: {len(cells)} cells, header has {len(header)}")
+            raise TraceError(f"{path}, line {lineno}: {len(cells)} cells, header has {len(header)}")
         row = []
         for c in cols:
             try:
                 v = float(cells[c])
             except ValueError:
-                raise TraceError(f"{path}:{lineno}: column {header[c]}: {cells[c]!r} is not a number") from None
+                raise TraceError(f"{path}, line {lineno}: column {header[c]}: {cells[c]!r} is not a number") from None
             if not math.isfinite(v):
-                raise TraceError(f"{path}:{lineno}: column {header[c]}: {cells[c]!r} is not finite")
+                raise TraceError(f"{path}, line {lineno}: column {header[c]}: {cells[c]!r} is not finite")
             row.append(v)
         if rows and row[0] <= rows[-1][0]:
-            raise TraceError(f"{path}:{lineno}: time {row[0]} does not increase (previous {rows[-1][0]})")
+            raise TraceError(f"{path}, line {lineno}: time {row[0]} does not increase (previous {rows[-1][0]})")
         rows.append(row)
     if header is None:
         raise TraceError(f"{path}: no header row")

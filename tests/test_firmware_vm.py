@@ -1,0 +1,154 @@
+"""Firmware modules on the real MicroPython VM (bounded heap)."""
+import tempfile
+
+from .conftest import run_vm, vm_json
+
+
+def test_isqrt_and_step_detector_on_the_vm():
+    out = vm_json("""
+    import json, math
+    from rsdevice.gait import StepDetector, isqrt
+    ok = all(isqrt(v) == int(math.sqrt(v)) for v in (0, 1, 2, 3, 4, 99, 100, 101, 10**6, 2**40 + 7))
+    det = StepDetector(104)
+    steps = []
+    # 2.5 steps/s vertical bounce of 600 mg on a sensor lying on its side (gravity on -x)
+    for n in range(104 * 20):
+        t = n / 104
+        v = int(600 * math.sin(2 * math.pi * 2.5 * t)) if t > 2 else 0
+        if det.update(-1000 - v, 0, 0):
+            steps.append(det.step_n)
+    print(json.dumps({"isqrt": ok, "steps": len(steps), "cadence": det.cadence_dspm}))
+    """)
+    assert out["isqrt"]
+    assert abs(out["steps"] - 45) <= 1      # 18 s at 2.5 steps/s
+    assert abs(out["cadence"] - 1500) <= 15  # 150.0 steps/min
+
+
+def test_step_detector_per_sample_path_allocates_nothing():
+    out = vm_json("""
+    import json, math, micropython
+    from rsdevice.gait import StepDetector
+    det = StepDetector(104)
+    xs = [int(800 * math.sin(2 * math.pi * 2.8 * n / 104)) for n in range(1040)]
+    for n in range(200):
+        det.update(0, 0, 1000 + xs[n])
+    span = range(200, 1040)  # built before the lock: only the detector runs locked
+    steps = 0
+    err = None
+    micropython.heap_lock()
+    try:
+        for n in span:
+            if det.update(0, 0, 1000 + xs[n]):
+                steps += 1
+    except MemoryError as e:
+        err = e
+    micropython.heap_unlock()
+    print(json.dumps({"err": str(err) if err else None, "steps": steps}))
+    """)
+    assert out["err"] is None
+    assert out["steps"] > 20
+
+
+def test_frame_reader_resyncs_after_noise_and_corruption():
+    out = vm_json("""
+    import json
+    from rsdevice import wire, schema as S
+    good = wire.encode(S.STATUS, 9)
+    bad = bytearray(wire.encode(S.HELLO, 8)); bad[-1] ^= 1
+    stream = b"\\x03\\x04noise\\xa5" + bytes(bad) + b"\\xa5\\xa5" + good
+    r = wire.FrameReader()
+    got = []
+    for b in stream:
+        x = r.feed(b)
+        if x: got.append([x[0], x[1], x[2]])
+    print(json.dumps(got))
+    """)
+    assert out == [[1, 1, 8], [0, 2, 9]]  # BAD_CRC for the corrupt HELLO, then the STATUS
+
+
+def test_lsm6dsox_driver_against_the_twin_registers():
+    out = vm_json("""
+    import json, machine, time
+    from array import array
+    from rsdevice.lsm6dsox import LSM6DSOX
+    i2c = machine.I2C(0)
+    imu = LSM6DSOX(i2c, time.sleep_ms)
+    regs = {r: i2c.readfrom_mem(0x6A, r, 1)[0] for r in (0x10, 0x11, 0x12, 0x09, 0x0A)}
+    time.sleep_ms(200)  # about 20 samples of each sensor at 104 Hz
+    acc = array("h", bytes(6 * 64)); gyr = array("h", bytes(6 * 64))
+    na, ng = imu.read(acc, gyr)
+    try:
+        LSM6DSOX(i2c, time.sleep_ms, address=0x6B)
+        missing = None
+    except OSError as e:
+        missing = str(e)
+    print(json.dumps({"regs": [regs[r] for r in (0x10, 0x11, 0x12, 0x09, 0x0A)], "na": na, "ng": ng,
+                      "acc": list(acc[:3]), "gyr": list(gyr[:3]), "missing": missing}))
+    """, with_twin=True)
+    # 104 Hz (0100) with +-16 g (01) and +-2000 dps (11); BDU + IF_INC; FIFO both at 104 Hz, continuous
+    assert out["regs"] == [0x44, 0x4C, 0x44, 0x44, 0x06]
+    assert 19 <= out["na"] <= 21 and out["ng"] == out["na"]
+    # no trace: the twin lies flat, 1 g on z = 1000 / 0.488 LSB
+    assert out["acc"] == [0, 0, 2049] and out["gyr"] == [0, 0, 0]
+    assert out["missing"] is not None
+
+
+def test_twin_quantises_and_saturates_at_full_scale(tmp_path):
+    import numpy as np
+
+    from retrostride.trace import Trace, write_twin_binary
+    t = np.arange(0, 1, 0.01)
+    acc = np.column_stack([np.full_like(t, 20.0), np.full_like(t, -0.5), np.full_like(t, 1.0)])
+    gyro = np.column_stack([np.full_like(t, 2500.0), np.full_like(t, 100.0), np.zeros_like(t)])
+    path = write_twin_binary(Trace(t=t, accel=acc, gyro=gyro), tmp_path / "t.bin")
+    out = vm_json("""
+    import json, machine, time
+    from array import array
+    from rsdevice.lsm6dsox import LSM6DSOX
+    imu = LSM6DSOX(machine.I2C(0), time.sleep_ms)
+    time.sleep_ms(100)
+    acc = array("h", bytes(6 * 64)); gyr = array("h", bytes(6 * 64))
+    na, ng = imu.read(acc, gyr)
+    print(json.dumps({"acc": list(acc[:3]), "gyr": list(gyr[:3])}))
+    """, with_twin=True, env={"RS_TWIN_TRACE": str(path)})
+    assert out["acc"] == [32767, -1025, 2049]   # 20 g saturates at +-16 g; -0.5 g = -1024.6 LSB
+    assert out["gyr"] == [32767, 1429, 0]       # 2500 dps saturates; 100 dps / 70 mdps
+
+
+def test_fifo_overrun_is_counted_not_fatal():
+    out = vm_json("""
+    import json, machine, time
+    from array import array
+    from rsdevice.lsm6dsox import LSM6DSOX
+    imu = LSM6DSOX(machine.I2C(0), time.sleep_ms)
+    time.sleep_ms(10000)  # a slow reader: far more than the FIFO holds
+    acc = array("h", bytes(6 * 64)); gyr = array("h", bytes(6 * 64))
+    na, ng = imu.read(acc, gyr)
+    print(json.dumps({"overruns": imu.overruns, "na": na}))
+    """, with_twin=True)
+    assert out["overruns"] == 1 and out["na"] == 64
+
+
+def test_config_rejects_out_of_range_and_unknown_keys():
+    with tempfile.TemporaryDirectory() as tmp:
+        with open(f"{tmp}/config.json", "w") as f:
+            f.write('{"step_floor_mg": 5, "step_min_ms": 300, "nonsense": 1}')
+        out = vm_json("""
+        import json
+        from rsdevice import config
+        c = config.load()
+        print(json.dumps(c))
+        """, cwd=tmp)
+    assert out == {"step_floor_mg": 120, "step_min_ms": 300}
+
+
+def test_firmware_imports_within_the_heap_budget():
+    # the whole app imports and builds on a 220 kB heap (about the ESP32's budget)
+    out = run_vm("""
+    import gc
+    from rsdevice.app import App
+    from rsdevice.board import Board
+    gc.collect()
+    print(gc.mem_alloc())
+    """, with_twin=True, cwd=tempfile.mkdtemp())
+    assert int(out.strip().splitlines()[-1]) < 220 * 1024

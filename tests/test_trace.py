@@ -1,0 +1,53 @@
+"""The trace format: round trip, and bad input named by file and line."""
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from retrostride.trace import TraceError, read_trace, rotate, write_trace
+
+
+def test_round_trip_with_and_without_gyro(tmp_path):
+    t = np.arange(0, 1, 0.01)
+    acc = np.column_stack([np.sin(t), np.cos(t), np.ones_like(t)])
+    p = write_trace(tmp_path / "a.csv", t, acc, meta={"source": "unit test"})
+    tr = read_trace(p)
+    assert tr.gyro is None and tr.meta["source"] == "unit test" and float(tr.meta["rate_hz"]) == 100
+    assert np.allclose(tr.accel, acc, atol=1e-5)
+    p = write_trace(tmp_path / "b.csv", t, acc, gyro=acc * 10)
+    assert np.allclose(read_trace(p).gyro, acc * 10, atol=1e-4)
+
+
+@pytest.mark.parametrize("body, message", [
+    ("t_s,ax_g,ay_g\n0,0,0\n", "line 1: header lacks column(s) az_g"),
+    ("t_s,ax_g,ay_g,az_g\n0,0,0,1\n0.01,0,zero,1\n", "line 3: column ay_g: 'zero' is not a number"),
+    ("# rate_hz: 100\nt_s,ax_g,ay_g,az_g\n0,0,0,1\n0.02,0,0,1\n0.01,0,0,1\n", "line 5: time 0.01 does not increase"),
+    ("t_s,ax_g,ay_g,az_g\n0,0,0,1\n0.01,0,0\n", "line 3: 3 cells, header has 4"),
+    ("t_s,ax_g,ay_g,az_g,gx_dps\n0,0,0,1,0\n", "gyro columns must be all of"),
+    ("t_s,ax_g,ay_g,az_g\n0,0,0,nan\n0.01,0,0,1\n", "is not finite"),
+])
+def test_bad_traces_name_the_line(tmp_path, body, message):
+    p = tmp_path / "bad.csv"
+    p.write_text(body)
+    with pytest.raises(TraceError) as e:
+        read_trace(p)
+    assert message in str(e.value) and "bad.csv" in str(e.value)
+
+
+def test_cli_reports_bad_trace_without_a_traceback(tmp_path):
+    p = tmp_path / "bad.csv"
+    p.write_text("t_s,ax_g,ay_g,az_g\n0,0,0,1\n0.01,x,0,1\n")
+    r = subprocess.run([str(Path(sys.executable).parent / "retrostride"), "replay", str(p), "--json", str(tmp_path / "o.json")],
+                       capture_output=True, text=True)
+    assert r.returncode == 2
+    assert "bad.csv, line 3" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_rotation_keeps_magnitude():
+    t = np.arange(0, 1, 0.01)
+    acc = np.column_stack([0 * t, 0 * t, 1 + 0 * t])
+    from retrostride.trace import Trace
+    r = rotate(Trace(t=t, accel=acc, gyro=None), [[0, 1, 0], [1, 0, 0], [0, 0, -1]])
+    assert np.allclose(r.accel[:, 2], -1) and np.allclose(np.linalg.norm(r.accel, axis=1), 1)
