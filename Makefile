@@ -41,6 +41,7 @@ bench: $(STAMP)
 
 # copy the firmware to a real board over USB (mpremote)
 flash: $(STAMP)
+	-$(BIN)/retrostride repl --port $(PORT)
 	$(BIN)/mpremote connect $(PORT) mkdir :rsdevice + resume fs cp -r firmware/rsdevice/ : + resume fs cp firmware/main.py :main.py + resume reset
 
 clean:

@@ -213,3 +213,14 @@ def test_client_raises_link_error_on_silence():
     finally:
         os.close(master)
         os.close(slave)
+
+
+def test_repl_frame_hands_the_port_back(generated):
+    twin, client = _finished_twin(generated[0])
+    try:
+        assert client.request("REPL")[0] == "REPL_REPLY"
+        twin.proc.wait(timeout=10)  # on the unix port, leaving the app ends main.py
+        assert twin.proc.returncode == 0
+    finally:
+        client.close()
+        twin.cleanup()

@@ -104,6 +104,18 @@ def cmd_sessions(args):
     return 0
 
 
+def cmd_repl(args):
+    """Ask the app to leave the binary link: the REPL (and mpremote) work again."""
+    from .sync import find_port
+    client = Client(open_port(args.port or find_port()))
+    try:
+        client.request("REPL")
+    finally:
+        client.close()
+    console.print("the device left the link: its REPL is back (mpremote works)")
+    return 0
+
+
 def cmd_datasets(args):
     from .datasets import export
     files = export(args.name, args.out, args.root)
@@ -163,6 +175,10 @@ def main(argv=None):
     ls = sub.add_parser("sessions", help="list the sessions in the library")
     ls.add_argument("--library", default=lib_default)
     ls.set_defaults(func=cmd_sessions)
+
+    rp = sub.add_parser("repl", help="give the device's USB serial back to its REPL (for mpremote)")
+    rp.add_argument("--port")
+    rp.set_defaults(func=cmd_repl)
 
     d = sub.add_parser("datasets", help="write a public set as trace CSVs + reference steps")
     d.add_argument("name", choices=["alcantara", "mobgap"])

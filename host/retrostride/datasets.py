@@ -80,6 +80,8 @@ def load_mobgap(root):
         accel = np.column_stack([data["acc_x"], data["acc_y"], data["acc_z"]])
         gyro = np.column_stack([data["gyr_x"], data["gyr_y"], data["gyr_z"]])
         bouts = ref[key]["INDIP"]
+        if not bouts:
+            continue  # no reference walking bout for this trial (HA/002/Test5)
         ics = np.array(sorted(ic for b in bouts for ic in b["initial_contacts_s"]))
         meta = {"source": "Mobilise-D mobgap example data (Apache-2.0)", "placement": "lower back (L5)",
                 "licence": "Apache-2.0", "bouts": json.dumps([[b["start_s"], b["end_s"]] for b in bouts])}
