@@ -152,3 +152,16 @@ def test_firmware_imports_within_the_heap_budget():
     print(gc.mem_alloc())
     """, with_twin=True, cwd=tempfile.mkdtemp())
     assert int(out.strip().splitlines()[-1]) < 220 * 1024
+
+
+def test_watermark_flag_marks_a_batch():
+    out = vm_json("""
+    import json, machine, time
+    from rsdevice.lsm6dsox import LSM6DSOX
+    imu = LSM6DSOX(machine.I2C(0), time.sleep_ms)
+    time.sleep_ms(250)   # 26 samples x 2 sensors = 52 words, under the 64-word watermark
+    early = imu.batch_ready()
+    time.sleep_ms(100)   # 36 samples = 72 words
+    print(json.dumps({"wm": imu.watermark, "early": early, "late": imu.batch_ready()}))
+    """, with_twin=True)
+    assert out == {"wm": 64, "early": False, "late": True}

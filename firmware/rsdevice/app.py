@@ -48,8 +48,9 @@ class App:
 
     def tick(self):
         board = self.board
-        na, _ = self.imu.read(self.acc, self.gyr)
-        if na:
+        na = 0
+        if self.imu.batch_ready():
+            na, _ = self.imu.read(self.acc, self.gyr)
             self.process(na)
         self.link.poll()
         board.motor.service()
@@ -61,7 +62,7 @@ class App:
                 self.start_session()
         elif press == LONG:
             pass  # calibration: see the posture issue
-        if na < _BATCH // 2:
+        if not na:
             board.sleep_ms(_TICK_MS)
 
     def process(self, na):

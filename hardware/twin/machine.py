@@ -285,7 +285,8 @@ class _LSM6DSOX:
             n = self.level()
             status = bytearray(2)
             status[0] = n & 0xFF
-            status[1] = ((n >> 8) & 0x03) | (0x40 if self.ovr else 0)
+            wm = self.regs[0x07] | ((self.regs[0x08] & 1) << 8)  # FIFO_CTRL1/2 watermark
+            status[1] = ((n >> 8) & 0x03) | (0x40 if self.ovr else 0) | (0x80 if wm and n >= wm else 0)
             self.ovr = False
             for k in range(len(buf)):
                 buf[k] = status[k] if k < 2 else 0
