@@ -37,7 +37,8 @@ def cmd_replay(args):
 
 def print_summary(report, label):
     s = report["summary"]
-    table = Table(title=f"replay of {label}", show_header=False)
+    console.print(f"replay of {label}")
+    table = Table(title="summary", show_header=False)
     for key in ("steps", "duration_s", "cadence_spm", "alerts", "fifo_overruns", "corrupt_records"):
         table.add_row(key, str(s[key]))
     table.add_row("buzzes", str(len(report["buzzes"])))
