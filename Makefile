@@ -42,7 +42,7 @@ bench: $(STAMP)
 # copy the firmware to a real board over USB (mpremote)
 flash: $(STAMP)
 	-$(BIN)/retrostride repl --port $(PORT)
-	$(BIN)/mpremote connect $(PORT) mkdir :rsdevice + resume fs cp -r firmware/rsdevice/ : + resume fs cp firmware/main.py :main.py + resume reset
+	$(BIN)/mpremote connect $(PORT) cp -r firmware/rsdevice : + cp firmware/main.py :main.py + reset
 
 clean:
 	rm -rf $(VENV) $(TYPINGS) .pyright-env build *.egg-info
