@@ -136,11 +136,11 @@ def test_sync_resumes_after_the_cable_is_pulled(tmp_path, generated):
         client.read = pulled_after_two
         with pytest.raises(Exception):
             sync(client, lib, progress=False)
-        info = Client(open_port(twin.port)).sessions()[0]
-        held = lib.held(wire.SCHEMA_HASH and Client(open_port(twin.port)).hello()["device_id"].hex(), info["session_id"])
-        assert held == 2 * cat.MAX_CHUNK < info["size"]
+        c = Client(open_port(twin.port))  # plugged in again
+        info = c.sessions()[0]
+        device = c.hello()["device_id"].hex()
+        assert lib.held(device, info["session_id"]) == 2 * cat.MAX_CHUNK < info["size"]
         assert info["confirmed"] == 0  # nothing is confirmed before it is verified
-        c = Client(open_port(twin.port))
         device, fetched = sync(c, lib, progress=False)
         assert fetched == [(info["session_id"], info["size"])]
         assert lib.is_complete(device, info["session_id"])
