@@ -4,10 +4,14 @@ import os
 import subprocess
 import textwrap
 
+import numpy as np
 import pytest
 
 from retrostride.datasets import shared_traces
 from retrostride.twin import FIRMWARE, TWIN_DIR, micropython_binary
+
+# a mounting upside down (180 deg about x), then turned 90 deg about the new vertical
+UPSIDE_DOWN_TURNED = np.array([[0, -1, 0], [1, 0, 0], [0, 0, 1]]) @ np.diag([1, -1, -1])
 
 SHARED = shared_traces()
 needs_shared = pytest.mark.skipif(SHARED is None, reason="../shared/traces is absent (fresh clone): "

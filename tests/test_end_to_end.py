@@ -22,9 +22,9 @@ from retrostride.twin import Twin
 from rsproto import catalogue as cat
 from rsproto import wire
 
+from .conftest import UPSIDE_DOWN_TURNED
+
 CLI = str(Path(sys.executable).parent / "retrostride")
-# upside down (180 deg about x), then turned 90 deg about the new vertical
-UPSIDE_DOWN_TURNED = np.array([[0, -1, 0], [1, 0, 0], [0, 0, 1]]) @ np.diag([1, -1, -1])
 
 
 @pytest.fixture(scope="module")

@@ -6,11 +6,10 @@ from retrostride.datasets import load
 from retrostride.replay import run_replay
 from retrostride.trace import rotate
 
-from .conftest import needs_shared
+from .conftest import UPSIDE_DOWN_TURNED, needs_shared
 
 pytestmark = needs_shared
 WARMUP_S = 1.0  # the detector learns gravity and the step size in the first second
-UPSIDE_DOWN_TURNED = np.array([[0, -1, 0], [1, 0, 0], [0, 0, 1]]) @ np.diag([1, -1, -1])
 
 
 def scored_counts(rec, report):
