@@ -4,9 +4,9 @@ Do not edit: change the catalogue and regenerate (a test fails when stale)."""
 from micropython import const
 
 PROTOCOL_VERSION = const(1)
-LOG_FORMAT_VERSION = const(1)
+LOG_FORMAT_VERSION = const(2)
 FW_VERSION = (0, 1, 0)
-SCHEMA_HASH = 322286215
+SCHEMA_HASH = 2134668955
 MAGIC0 = const(165)
 MAGIC1 = const(90)
 MAX_PAYLOAD = const(512)
@@ -24,6 +24,12 @@ READ_SESSION = const(4)
 SESSION_CHUNK = const(132)
 CONFIRM_SESSION = const(5)
 CONFIRMED = const(133)
+GET_CONFIG = const(6)
+SET_CONFIG = const(7)
+CONFIG_VALUE = const(134)
+CALIBRATE = const(8)
+GET_CALIBRATION = const(9)
+CALIBRATION = const(137)
 REPL = const(15)
 REPL_REPLY = const(143)
 ERROR = const(127)
@@ -37,6 +43,9 @@ E_NO_SESSION = const(5)
 E_BAD_RANGE = const(6)
 E_CRC_MISMATCH = const(7)
 E_NOT_CLOSED = const(8)
+E_UNKNOWN_KEY = const(9)
+E_BAD_VALUE = const(10)
+E_BUSY = const(11)
 
 # log record types
 R_HEADER = const(1)
@@ -45,10 +54,39 @@ R_ALERT_START = const(3)
 R_ALERT_END = const(4)
 R_FAULT = const(5)
 R_END = const(6)
+R_BOUT = const(7)
+R_REFERENCE = const(8)
 
 # fault codes
 F_FIFO_OVERRUN = const(1)
 F_I2C_ERROR = const(2)
+
+# calibration states
+CAL_NONE = const(0)
+CAL_RUNNING = const(1)
+CAL_DONE = const(2)
+
+# calibration refusals
+REFUSE_MOVING = const(1)
+REFUSE_NOT_UPRIGHT = const(2)
+REFUSE_NO_STEPS = const(3)
+REFUSE_NO_FORWARD = const(4)
+
+# bout kinds
+BOUT_REST = const(0)
+BOUT_WALK = const(1)
+BOUT_RUN = const(2)
+
+# reference sources
+REF_CALIBRATED = const(1)
+REF_AUTO = const(2)
+
+# values of the settings that are choices
+ALERT_MODE_TRAINING = const(0)
+ALERT_MODE_TRACKING = const(1)
+ALERT_MODE_OFF = const(2)
+ALERT_WHEN_MOVING = const(0)
+ALERT_WHEN_ALWAYS = const(1)
 
 # type id -> (struct format of the fixed part, trailing bytes?, CRC seed byte)
 MESSAGE = {
@@ -62,6 +100,12 @@ MESSAGE = {
     132: ('<II', True, 35),  # SESSION_CHUNK
     5: ('<II', False, 164),  # CONFIRM_SESSION
     133: ('<I', False, 255),  # CONFIRMED
+    6: ('<', True, 221),  # GET_CONFIG
+    7: ('<i', True, 206),  # SET_CONFIG
+    134: ('<i', True, 11),  # CONFIG_VALUE
+    8: ('<', False, 4),  # CALIBRATE
+    9: ('<', False, 37),  # GET_CALIBRATION
+    137: ('<BBhhhhhh', False, 203),  # CALIBRATION
     15: ('<', False, 166),  # REPL
     143: ('<', False, 150),  # REPL_REPLY
     127: ('<BBB', False, 107),  # ERROR
@@ -71,14 +115,27 @@ MESSAGE = {
 CONFIG = {
     'step_floor_mg': (120, 40, 1000),
     'step_min_ms': (250, 150, 600),
+    'slouch_threshold_deg': (12, 3, 60),
+    'slouch_hold_s': (5, 1, 600),
+    'slouch_hysteresis_deg': (4, 0, 20),
+    'slouch_cooldown_s': (30, 0, 3600),
+    'slouch_max_repeats': (3, 1, 10),
+    'alert_mode': (0, 0, 2),
+    'alert_when': (0, 0, 1),
+    'haptic_strength_pct': (70, 10, 100),
+    'run_cadence_spm': (145, 100, 200),
+    'bout_pause_s': (3, 1, 60),
+    'auto_reference_s': (10, 2, 120),
 }
 
 # record type -> struct format of its payload
 RECORD = {
-    1: '<BBBBIIIHBHhhhHH',  # HEADER
-    2: '<IHHH',  # STEP
+    1: '<BBBBIIIHBHhhhhhhHHBHBB',  # HEADER
+    2: '<IHHHhh',  # STEP
     3: '<Ih',  # ALERT_START
     4: '<I',  # ALERT_END
     5: '<IBH',  # FAULT
     6: '<III',  # END
+    7: '<IB',  # BOUT
+    8: '<IBhhhhhh',  # REFERENCE
 }

@@ -45,6 +45,18 @@ MESSAGES = (
     ("CONFIRM_SESSION", 0x05, (("session_id", "I"), ("crc32", "I"))),
     ("CONFIRMED", 0x85, (("session_id", "I"),)),
     # Leave the binary link and give the REPL back (mpremote works again).
+    # Settings by name (the CONFIG table below); a reply carries the value now in force.
+    ("GET_CONFIG", 0x06, (("key", "*"),)),
+    ("SET_CONFIG", 0x07, (("value", "i"), ("key", "*"))),
+    ("CONFIG_VALUE", 0x86, (("value", "i"), ("key", "*"))),
+    # Start the stand-tall-then-walk calibration (as a long button press does);
+    # GET_CALIBRATION polls it. state: CAL_STATES; refusal: last REFUSALS code.
+    ("CALIBRATE", 0x08, ()),
+    ("GET_CALIBRATION", 0x09, ()),
+    ("CALIBRATION", 0x89, (
+        ("state", "B"), ("refusal", "B"),
+        ("up_x", "h"), ("up_y", "h"), ("up_z", "h"),
+        ("fwd_x", "h"), ("fwd_y", "h"), ("fwd_z", "h"))),
     ("REPL", 0x0F, ()),
     ("REPL_REPLY", 0x8F, ()),
     ("ERROR", 0x7F, (("code", "B"), ("about_type", "B"), ("about_seq", "B"))),
@@ -59,13 +71,25 @@ ERRORS = (
     ("BAD_RANGE", 6),        # offset/length outside the session
     ("CRC_MISMATCH", 7),     # CONFIRM_SESSION crc differs from the device's
     ("NOT_CLOSED", 8),       # session still recording
+    ("UNKNOWN_KEY", 9),      # setting name not in the CONFIG table
+    ("BAD_VALUE", 10),       # setting value outside its range (old value kept)
+    ("BUSY", 11),            # a calibration is already running
+)
+
+# Calibration: states and the reasons a device refuses one (previous kept).
+CAL_STATES = (("NONE", 0), ("RUNNING", 1), ("DONE", 2))
+REFUSALS = (
+    ("MOVING", 1),       # not still while it should stand tall
+    ("NOT_UPRIGHT", 2),  # the still posture is not the walking one (lying down, bent)
+    ("NO_STEPS", 3),     # no steps forward followed in time
+    ("NO_FORWARD", 4),   # the steps gave no clear forward direction
 )
 
 # On-flash session log: RECORD_MAGIC, type u8, length u8, payload, crc16
 # (low 16 bits of crc32 over type, length, payload). Append-only; a reader
 # keeps every complete record before a torn or corrupt one.
 RECORD_MAGIC = 0xB5
-LOG_FORMAT_VERSION = 1
+LOG_FORMAT_VERSION = 2
 
 RECORDS = (
     ("HEADER", 0x01, (
@@ -74,23 +98,54 @@ RECORDS = (
         # IMU samples since power-up before this session's first one
         ("first_sample", "I"), ("odr_hz", "H"),
         ("accel_fs_g", "B"), ("gyro_fs_dps", "H"),
-        # upright reference (gravity, mg, sensor axes); 0,0,0 = not calibrated
-        ("cal_gx_mg", "h"), ("cal_gy_mg", "h"), ("cal_gz_mg", "h"),
-        ("step_min_ms", "H"), ("step_floor_mg", "H"))),
+        # calibrated upright and forward (unit vectors x1000, sensor axes);
+        # up 0,0,0 = not calibrated; forward 0,0,0 = forward axis unknown
+        ("up_x", "h"), ("up_y", "h"), ("up_z", "h"),
+        ("fwd_x", "h"), ("fwd_y", "h"), ("fwd_z", "h"),
+        ("step_min_ms", "H"), ("step_floor_mg", "H"),
+        ("slouch_threshold_deg", "B"), ("slouch_hold_s", "H"),
+        ("alert_mode", "B"), ("alert_when", "B"))),
     # t_ms counts from the session's first sample, on the IMU's sample clock.
+    # pitch (forward lean +) and roll (right +) of the trunk, centidegrees,
+    # relative to the reference upright.
     ("STEP", 0x02, (("t_ms", "I"), ("interval_ms", "H"), ("cadence_dspm", "H"),
-                    ("peak_mg", "H"))),
+                    ("peak_mg", "H"), ("pitch_cdeg", "h"), ("roll_cdeg", "h"))),
+    # a slouch alert: the stride-averaged pitch when it started
     ("ALERT_START", 0x03, (("t_ms", "I"), ("pitch_cdeg", "h"))),
     ("ALERT_END", 0x04, (("t_ms", "I"),)),
     ("FAULT", 0x05, (("t_ms", "I"), ("code", "B"), ("count", "H"))),
     ("END", 0x06, (("t_ms", "I"), ("steps", "I"), ("samples", "I"))),
+    # movement bouts: kind BOUTS; the reference upright taken then (auto or calibrated)
+    ("BOUT", 0x07, (("t_ms", "I"), ("kind", "B"))),
+    ("REFERENCE", 0x08, (("t_ms", "I"), ("source", "B"),
+                         ("up_x", "h"), ("up_y", "h"), ("up_z", "h"),
+                         ("fwd_x", "h"), ("fwd_y", "h"), ("fwd_z", "h"))),
 )
 
-# Settings kept on the device's flash (config.json): name, default, min, max.
+BOUTS = (("REST", 0), ("WALK", 1), ("RUN", 2))
+# where a session's reference upright came from
+REFERENCES = (("CALIBRATED", 1), ("AUTO", 2))
+
+# Settings kept on the device's flash (config.json): name, default, min, max,
+# and for a choice the names of its values (the value is the index).
 # The host (`--set`, `retrostride config`) and the device validate against this.
 CONFIG = (
-    ("step_floor_mg", 120, 40, 1000),   # smallest vertical peak that can be a step
-    ("step_min_ms", 250, 150, 600),     # shortest step interval (230 steps/min = 261 ms)
+    ("step_floor_mg", 120, 40, 1000, ()),   # smallest vertical peak that can be a step
+    ("step_min_ms", 250, 150, 600, ()),     # shortest step interval (230 steps/min = 261 ms)
+    # posture coaching (Upright GO: ~5 s out of the neutral zone; Lumo: 3 s - 10 min)
+    ("slouch_threshold_deg", 12, 3, 60, ()),  # forward lean beyond the upright that is a slouch
+    ("slouch_hold_s", 5, 1, 600, ()),         # held this long (stride-averaged) before an alert
+    ("slouch_hysteresis_deg", 4, 0, 20, ()),  # the alert ends this far below the threshold
+    ("slouch_cooldown_s", 30, 0, 3600, ()),   # between buzzes of one alert, and after an alert
+    ("slouch_max_repeats", 3, 1, 10, ()),     # buzzes per alert, each stronger
+    ("alert_mode", 0, 0, 2, ("training", "tracking", "off")),  # buzz / log only / nothing
+    ("alert_when", 0, 0, 1, ("moving", "always")),  # only in walk/run bouts, or any time
+    ("haptic_strength_pct", 70, 10, 100, ()),  # motor PWM duty
+    # bouts: running from this cadence up; a bout ends after this long without a step
+    ("run_cadence_spm", 145, 100, 200, ()),
+    ("bout_pause_s", 3, 1, 60, ()),
+    # without a calibration, the posture over the first seconds of the first bout is the upright
+    ("auto_reference_s", 10, 2, 120, ()),
 )
 
 FAULTS = (
@@ -106,7 +161,9 @@ def canonical_text():
         for name, tid, fields in table:
             parts.append("%s=%d(%s)" % (name, tid, ",".join(n + ":" + f for n, f in fields)))
     parts.extend("%s=%d" % e for e in ERRORS)
-    parts.extend("%s=%d[%d,%d]" % c for c in CONFIG)
+    parts.extend("%s=%d[%d,%d]%s" % (n, d, lo, hi, "|".join(ch)) for n, d, lo, hi, ch in CONFIG)
+    for table in (CAL_STATES, REFUSALS, BOUTS, REFERENCES):
+        parts.extend("%s=%d" % e for e in table)
     return ";".join(parts)
 
 

@@ -48,6 +48,19 @@ def firmware_schema_text():
     lines.append("# fault codes")
     for name, code in cat.FAULTS:
         lines.append("F_%s = const(%d)" % (name, code))
+    for title, prefix, table in (("calibration states", "CAL_", cat.CAL_STATES),
+                                 ("calibration refusals", "REFUSE_", cat.REFUSALS),
+                                 ("bout kinds", "BOUT_", cat.BOUTS),
+                                 ("reference sources", "REF_", cat.REFERENCES)):
+        lines.append("")
+        lines.append("# " + title)
+        for name, code in table:
+            lines.append("%s%s = const(%d)" % (prefix, name, code))
+    lines.append("")
+    lines.append("# values of the settings that are choices")
+    for name, _, _, _, choices in cat.CONFIG:
+        for i, choice in enumerate(choices):
+            lines.append("%s_%s = const(%d)" % (name.upper(), choice.upper(), i))
     lines.append("")
     lines.append("# type id -> (struct format of the fixed part, trailing bytes?, CRC seed byte)")
     lines.append("MESSAGE = {")
@@ -58,7 +71,7 @@ def firmware_schema_text():
     lines.append("")
     lines.append("# setting -> (default, min, max)")
     lines.append("CONFIG = {")
-    for name, default, lo, hi in cat.CONFIG:
+    for name, default, lo, hi, _ in cat.CONFIG:
         lines.append("    %r: (%d, %d, %d)," % (name, default, lo, hi))
     lines.append("}")
     lines.append("")
