@@ -132,14 +132,15 @@ def test_fifo_overrun_is_counted_not_fatal():
 def test_config_rejects_out_of_range_and_unknown_keys():
     with tempfile.TemporaryDirectory() as tmp:
         with open(f"{tmp}/config.json", "w") as f:
-            f.write('{"step_floor_mg": 5, "step_min_ms": 300, "nonsense": 1}')
+            f.write('{"step_floor_mg": 5, "step_min_ms": 300, "nonsense": 1, "alert_mode": 7,'
+                    ' "calibration": [0, 5000, 0, 1, 0, 0]}')
         out = vm_json("""
         import json
         from rsdevice import config
-        c = config.load()
-        print(json.dumps(c))
+        c, cal = config.load()
+        print(json.dumps([c["step_floor_mg"], c["step_min_ms"], c["alert_mode"], "nonsense" in c, cal]))
         """, cwd=tmp)
-    assert out == {"step_floor_mg": 120, "step_min_ms": 300}
+    assert out == [120, 300, 0, False, None]
 
 
 def test_firmware_imports_within_the_heap_budget():
@@ -159,9 +160,9 @@ def test_watermark_flag_marks_a_batch():
     import json, machine, time
     from rsdevice.lsm6dsox import LSM6DSOX
     imu = LSM6DSOX(machine.I2C(0), time.sleep_ms)
-    time.sleep_ms(250)   # 26 samples x 2 sensors = 52 words, under the 64-word watermark
+    time.sleep_ms(60)    # 6 samples x 2 sensors = 12 words, under the 16-word watermark
     early = imu.batch_ready()
-    time.sleep_ms(100)   # 36 samples = 72 words
+    time.sleep_ms(30)    # 9 samples = 18 words
     print(json.dumps({"wm": imu.watermark, "early": early, "late": imu.batch_ready()}))
     """, with_twin=True)
-    assert out == {"wm": 64, "early": False, "late": True}
+    assert out == {"wm": 16, "early": False, "late": True}

@@ -1,4 +1,5 @@
-# The app loop: drain the IMU FIFO in batches, detect steps, log the session,
+# The app loop: drain the IMU FIFO in batches; per sample fuse the tilt, detect
+# steps and bouts, run the calibration and the slouch coach; log the session,
 # serve the link, run the motor and the button. Imports no hardware module:
 # everything physical comes in through the board.
 from array import array
@@ -6,14 +7,19 @@ from array import array
 from micropython import const
 
 from . import config
+from . import posture
 from . import schema as S
+from .bouts import Bouts
 from .button import LONG, SHORT
 from .gait import StepDetector
 from .link import Link
 from .sessionlog import SessionStore, SessionWriter
+from .tilt import Tilt
 
 _TICK_MS = const(5)        # idle wait between polls when the FIFO is below its watermark
 _BATCH = const(64)         # samples per sensor per FIFO read (buffers sized for it)
+_POSTURE_EVERY = const(4)  # the slouch coach looks at the averaged lean every 4 samples
+_AUTO_SKIP_S = const(3)    # an auto reference starts this long into moving
 _START_PATTERN = (60,)
 _STOP_PATTERN = (60, 80, 60)
 
@@ -21,18 +27,36 @@ _STOP_PATTERN = (60, 80, 60)
 class App:
     def __init__(self, board):
         self.board = board
-        self.cfg = config.load()
+        self.cfg, cal = config.load()
+        cfg = self.cfg
         imu = board.imu
         self.imu = imu
+        odr = imu.odr_hz
         self.scale = imu.accel_mg_per_lsb_x1000()
         self.acc = array("h", bytes(2 * 3 * _BATCH))
         self.gyr = array("h", bytes(2 * 3 * _BATCH))
         self.store = SessionStore()
         self.link = Link(board, self.store, self)
-        self.det = None
+        self.det = StepDetector(odr, cfg["step_floor_mg"], cfg["step_min_ms"])
+        self.tilt = Tilt(odr, imu.gyro_mdps_per_lsb())
+        self.bouts = Bouts(odr, cfg)
+        self.slouch = posture.Slouch(odr, cfg)
+        self.cal = posture.Calibration(odr, imu.gyro_mdps_per_lsb())
+        self.calibrating = False
+        if cal:
+            self.cal.up = cal[:3]
+            self.cal.fwd = cal[3:]
+            self.cal.state = S.CAL_DONE
+        self.auto_n = 0           # auto reference: samples averaged so far
+        self.auto_skip = 0        # ... after skipping these
+        self.auto_x = 0
+        self.auto_y = 0
+        self.auto_z = 0
+        board.motor.strength = cfg["haptic_strength_pct"] * 65535 // 100
         self.writer = None
         self.samples = 0          # accel samples since power-up
         self.first_sample = 0     # sample index where the session began
+        self.steps0 = 0           # detector's step count when the session began
         self.overruns_logged = 0
 
     def run(self):
@@ -50,8 +74,8 @@ class App:
         board = self.board
         na = 0
         if self.imu.batch_ready():
-            na, _ = self.imu.read(self.acc, self.gyr)
-            self.process(na)
+            na, ng = self.imu.read(self.acc, self.gyr)
+            self.process(na, ng)
         self.link.poll()
         board.motor.service()
         press = board.button.poll()
@@ -61,47 +85,179 @@ class App:
             else:
                 self.start_session()
         elif press == LONG:
-            pass  # calibration: see the posture issue
+            self.start_calibration()
         if not na:
             board.sleep_ms(_TICK_MS)
 
-    def process(self, na):
+    def process(self, na, ng):
         acc = self.acc
+        gyr = self.gyr
         scale = self.scale
         det = self.det
+        tilt = self.tilt
+        bouts = self.bouts
+        n0 = self.samples
+        wx = wy = wz = 0
         for i in range(na):
             j = i * 3
-            if det is not None and det.update(acc[j] * scale // 1000, acc[j + 1] * scale // 1000,
-                                              acc[j + 2] * scale // 1000):
-                self.log_step(det)
+            ax = acc[j] * scale // 1000
+            ay = acc[j + 1] * scale // 1000
+            az = acc[j + 2] * scale // 1000
+            if i < ng:  # a batch may end one gyro sample short: hold the last
+                wx = gyr[j]
+                wy = gyr[j + 1]
+                wz = gyr[j + 2]
+            n = n0 + i
+            tilt.update(ax, ay, az, wx, wy, wz)
+            stepped = det.update(ax, ay, az)
+            if stepped:
+                self.on_step(det)
+            if bouts.tick(n) >= 0:
+                self.log_bout(n, S.BOUT_REST)
+            if self.calibrating:
+                self.calibration_step(ax, ay, az, wx, wy, wz, stepped)
+            if n % _POSTURE_EVERY == 0 and self.writer:
+                self.posture(n)
         self.samples += na
         if self.imu.overruns != self.overruns_logged and self.writer:
             self.overruns_logged = self.imu.overruns
-            self.writer.write(S.R_FAULT, self.t_ms(self.samples - self.first_sample),
-                              S.F_FIFO_OVERRUN, self.overruns_logged & 0xFFFF)
+            self.writer.write(S.R_FAULT, self.t_ms(self.samples), S.F_FIFO_OVERRUN,
+                              self.overruns_logged & 0xFFFF)
         if self.writer:
             self.writer.flush()
 
     def t_ms(self, n):
-        return n * 1000 // self.imu.odr_hz
+        return (n - self.first_sample) * 1000 // self.imu.odr_hz
 
-    def log_step(self, det):
+    # --- steps and bouts -------------------------------------------------
+    def on_step(self, det):
+        kind = self.bouts.step(det.step_n, det.cadence_dspm)
+        if kind >= 0:
+            self.log_bout(det.step_n, kind)
+        if self.writer and det.step_n >= self.first_sample:
+            tilt = self.tilt
+            if tilt.has_reference():
+                tilt.angles()
+            self.writer.write(S.R_STEP, self.t_ms(det.step_n), min(det.interval * 1000 // self.imu.odr_hz, 0xFFFF),
+                              min(det.cadence_dspm, 0xFFFF), min(max(det.peak, 0), 0xFFFF),
+                              tilt.pitch, tilt.roll)
+
+    def log_bout(self, n, kind):
+        if self.writer and n >= self.first_sample:
+            self.writer.write(S.R_BOUT, self.t_ms(n), kind)
+
+    # --- posture ---------------------------------------------------------
+    def posture(self, n):
+        tilt = self.tilt
+        if not tilt.has_reference():
+            self.auto_reference(n)
+            return
+        if not tilt.lean_ready:
+            return
+        slouch = self.slouch
+        w = self.writer
+        ev = slouch.update(n, tilt.lean, self.bouts.moving())
+        if w is not None and ev == posture.START:
+            w.write(S.R_ALERT_START, self.t_ms(n), tilt.lean)
+        elif w is not None and ev == posture.END:
+            w.write(S.R_ALERT_END, self.t_ms(n))
+        if slouch.buzz_now:
+            self.board.motor.play(slouch.pattern())
+
+    def auto_reference(self, n):
+        """Without a calibration, the wearer's own posture over the first
+        `auto_reference_s` of moving (or of the session, with alert_when
+        always), after 3 s of settling in, is the upright; the forward axis stays unknown, so pitch is
+        then the whole tilt."""
+        if not (self.bouts.moving() or self.cfg["alert_when"] == S.ALERT_WHEN_ALWAYS):
+            return
+        self.auto_skip -= _POSTURE_EVERY
+        if self.auto_skip > 0:  # let the first strides (starting off, settling) pass
+            return
+        tilt = self.tilt
+        self.auto_x += tilt.gx >> 6
+        self.auto_y += tilt.gy >> 6
+        self.auto_z += tilt.gz >> 6
+        self.auto_n += _POSTURE_EVERY
+        if self.auto_n >= self.cfg["auto_reference_s"] * self.imu.odr_hz:
+            tilt.set_reference(self.auto_x, self.auto_y, self.auto_z, 0, 0, 0)
+            self.log_reference(n, S.REF_AUTO)
+
+    def log_reference(self, n, source):
+        t = self.tilt
         if self.writer:
-            self.writer.write(S.R_STEP, self.t_ms(det.step_n), min(self.t_ms(det.interval), 0xFFFF),
-                              min(det.cadence_dspm, 0xFFFF), min(max(det.peak, 0), 0xFFFF))
+            self.writer.write(S.R_REFERENCE, self.t_ms(n), source, t.ux * 1000 >> 14, t.uy * 1000 >> 14,
+                              t.uz * 1000 >> 14, t.fx * 1000 >> 14, t.fy * 1000 >> 14, t.fz * 1000 >> 14)
 
+    # --- calibration -----------------------------------------------------
+    def start_calibration(self):
+        """False if one is already running."""
+        if self.calibrating:
+            return False
+        self.cal.begin()
+        self.calibrating = True
+        self.board.motor.play(posture.CAL_BEGIN)
+        return True
+
+    def calibration_step(self, ax, ay, az, wx, wy, wz, stepped):
+        r = self.cal.update(ax, ay, az, wx, wy, wz, stepped)
+        if r == 0:
+            return
+        motor = self.board.motor
+        if r == -1:
+            motor.play(posture.CAL_WALK)
+            return
+        self.calibrating = False
+        if r == -2:
+            cal = self.cal.up + self.cal.fwd
+            config.save(self.cfg, cal)
+            self.tilt.set_reference(cal[0], cal[1], cal[2], cal[3], cal[4], cal[5])
+            self.log_reference(self.samples, S.REF_CALIBRATED)
+            motor.play(posture.CAL_DONE)
+        else:
+            motor.play(posture.CAL_REFUSED[r - 1])
+
+    # --- settings --------------------------------------------------------
+    def set_config(self, key, value):
+        """0 when set (and saved), else the protocol's error code."""
+        err = config.check(key, value)
+        if err:
+            return err
+        cfg = self.cfg
+        cfg[key] = value
+        config.save(cfg, self.cal.up + self.cal.fwd if self.cal.up != [0, 0, 0] else None)
+        self.det.floor = cfg["step_floor_mg"]
+        self.det.min_gap = cfg["step_min_ms"] * self.imu.odr_hz // 1000
+        self.slouch.configure(cfg)
+        self.bouts.configure(cfg)
+        self.board.motor.strength = cfg["haptic_strength_pct"] * 65535 // 100
+        return 0
+
+    # --- sessions --------------------------------------------------------
     def start_session(self):
         imu = self.imu
         sid = self.store.next_id()
         self.writer = SessionWriter(self.store, sid)
         self.first_sample = self.samples
+        self.steps0 = self.det.steps
         cfg = self.cfg
-        self.det = StepDetector(imu.odr_hz, cfg["step_floor_mg"], cfg["step_min_ms"])
+        self.slouch = posture.Slouch(imu.odr_hz, cfg)
+        up = self.cal.up
+        fwd = self.cal.fwd
+        if up != [0, 0, 0]:
+            self.tilt.set_reference(up[0], up[1], up[2], fwd[0], fwd[1], fwd[2])
+        else:  # a new auto reference for each session (the clip may have moved)
+            self.tilt.set_reference(0, 0, 0, 0, 0, 0)
+            self.auto_n = self.auto_x = self.auto_y = self.auto_z = 0
+            self.auto_skip = _AUTO_SKIP_S * imu.odr_hz
         v = S.FW_VERSION
         self.writer.write(S.R_HEADER, S.LOG_FORMAT_VERSION, v[0], v[1], v[2], sid,
                           self.board.ticks_ms() & 0xFFFFFFFF, self.first_sample, imu.odr_hz,
-                          imu.accel_fs_g, imu.gyro_fs_dps, 0, 0, 0,
-                          cfg["step_min_ms"], cfg["step_floor_mg"])
+                          imu.accel_fs_g, imu.gyro_fs_dps, up[0], up[1], up[2], fwd[0], fwd[1], fwd[2],
+                          cfg["step_min_ms"], cfg["step_floor_mg"], cfg["slouch_threshold_deg"],
+                          cfg["slouch_hold_s"], cfg["alert_mode"], cfg["alert_when"])
+        if up != [0, 0, 0]:
+            self.log_reference(self.samples, S.REF_CALIBRATED)
         self.writer.flush()
         self.board.motor.play(_START_PATTERN)
 
@@ -109,9 +265,9 @@ class App:
         w = self.writer
         if w is None:
             return
-        n = self.samples - self.first_sample
-        w.write(S.R_END, self.t_ms(n), self.det.steps if self.det else 0, n)
+        if self.slouch.active:
+            w.write(S.R_ALERT_END, self.t_ms(self.samples))
+        w.write(S.R_END, self.t_ms(self.samples), self.det.steps - self.steps0, self.samples - self.first_sample)
         w.close()
         self.writer = None
-        self.det = None
         self.board.motor.play(_STOP_PATTERN)

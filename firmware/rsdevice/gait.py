@@ -1,6 +1,7 @@
 # Causal step detector on the vertical acceleration, found from gravity so the
 # mounting does not matter. Integers only on the per-sample path: no floats,
 # no allocation (tests prove it under micropython.heap_lock()).
+import micropython
 from micropython import const
 
 _Q = const(14)          # unit-vector fixed point
@@ -57,6 +58,7 @@ class StepDetector:
         self.peak = 0
         self.steps = 0
 
+    @micropython.native
     def update(self, ax, ay, az):
         n = self.n + 1
         self.n = n

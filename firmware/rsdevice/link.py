@@ -111,6 +111,30 @@ class Link:
             else:
                 self.store.mark_confirmed(sid)
                 self.send(S.CONFIRMED, seq, (sid,))
+        elif tid == S.GET_CONFIG or tid == S.SET_CONFIG:
+            key = args[-1]
+            try:
+                name = str(key, "utf-8")
+            except (UnicodeError, ValueError):
+                name = ""
+            cfg = self.app.cfg
+            if name not in cfg:
+                self.error(S.E_UNKNOWN_KEY, tid, seq)
+                return
+            if tid == S.SET_CONFIG:
+                err = self.app.set_config(name, args[0])
+                if err:
+                    self.error(err, tid, seq)
+                    return
+            self.send(S.CONFIG_VALUE, seq, (cfg[name],), key)
+        elif tid == S.CALIBRATE or tid == S.GET_CALIBRATION:
+            if tid == S.CALIBRATE and not self.app.start_calibration():
+                self.error(S.E_BUSY, tid, seq)
+                return
+            cal = self.app.cal
+            up = cal.up
+            fwd = cal.fwd
+            self.send(S.CALIBRATION, seq, (cal.state, cal.refusal, up[0], up[1], up[2], fwd[0], fwd[1], fwd[2]))
         elif tid == S.REPL:
             self.send(S.REPL_REPLY, seq)
             self.leave = True

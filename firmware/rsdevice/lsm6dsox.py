@@ -50,7 +50,9 @@ class LSM6DSOX:
         code = _ODR[odr_hz]
         self._write(_CTRL1_XL, (code << 4) | (_FS_XL[accel_fs_g] << 2))
         self._write(_CTRL2_G, (code << 4) | (_FS_G[gyro_fs_dps] << 2))
-        wm = max_words // 2  # words (accel + gyro): ~0.3 s of both at 104 Hz
+        # 16 words = 8 samples of each sensor (77 ms at 104 Hz): short enough for
+        # a prompt buzz, long enough that a batch's I2C overhead stays small
+        wm = 16
         self.watermark = wm
         self._write(_FIFO_CTRL1, wm & 0xFF)
         self._write(_FIFO_CTRL2, (wm >> 8) & 0x01)
@@ -108,6 +110,10 @@ class LSM6DSOX:
                 v = buf[o + 1 + 2 * k] | (buf[o + 2 + 2 * k] << 8)
                 dst[i + k] = v - 65536 if v > 32767 else v
         return na, ng
+
+    def gyro_mdps_per_lsb(self):
+        # sensitivity (datasheet table 2): 8.75 mdps/LSB at 250 dps, doubling per range step
+        return self.gyro_fs_dps * 35 / 1000
 
     def accel_mg_per_lsb_x1000(self):
         # sensitivity (datasheet table 2): 0.061 mg/LSB at ±2 g, doubling per range step

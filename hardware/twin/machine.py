@@ -12,6 +12,7 @@
 # Set up by environment variables (the host's twin launcher sets them):
 #   RS_TWIN_TRACE   binary trace written by the host (see retrostride.twin)
 #   RS_TWIN_EVENTS  file receiving one line per event (buzz, end of trace)
+#   RS_TWIN_PRESSES button presses "start_s:held_s,..." in trace time
 import os
 import select
 import struct
@@ -210,6 +211,11 @@ class _LSM6DSOX:
         path = os.getenv("RS_TWIN_TRACE")
         self.trace = _Trace(path) if path else None
         self.saturated = 0
+        self.presses = []
+        for item in (os.getenv("RS_TWIN_PRESSES") or "").split(","):
+            if ":" in item:
+                a, b = item.split(":")
+                self.presses.append((float(a), float(b)))
         self._reset()
 
     def _reset(self):
@@ -254,6 +260,12 @@ class _LSM6DSOX:
         return self.fifo_t0 + int((self.trace.t_end - self.trace.t0) * 1_000_000)
 
     def button_pressed(self):
+        # scripted presses "start_s:held_s,..." in trace time (RS_TWIN_PRESSES)
+        if self.presses and self.fifo_t0 is not None:
+            t = (CLOCK.us - self.fifo_t0) / 1e6
+            for start, held in self.presses:
+                if start <= t < start + held:
+                    return True
         end = self.trace_over_at_us()
         if end is None or os.getenv("RS_TWIN_STOP_AT_END") == "0":
             return False

@@ -1,0 +1,47 @@
+# Movement bouts: rest, walk or run, from the steps. A bout starts on sustained
+# movement (3 steps in a row, each within the pause of the last) and ends after
+# `bout_pause_s` without a step; running is a cadence from `run_cadence_spm` up
+# (walking tops out near 130-140 steps/min; jogging starts near 150).
+from micropython import const
+
+from . import schema as S
+
+_START_STEPS = const(3)
+
+
+class Bouts:
+    def __init__(self, odr_hz, cfg):
+        self.odr = odr_hz
+        self.configure(cfg)
+        self.kind = S.BOUT_REST
+        self.run = 0          # steps in a row
+        self.last_step = -(1 << 29)
+
+    def configure(self, cfg):
+        self.pause = cfg["bout_pause_s"] * self.odr
+        self.run_dspm = cfg["run_cadence_spm"] * 10
+
+    def moving(self):
+        return self.kind != S.BOUT_REST
+
+    def step(self, n, cadence_dspm):
+        """A step confirmed at sample n; returns the new kind if it changed, else -1."""
+        self.run = self.run + 1 if n - self.last_step <= self.pause else 1
+        self.last_step = n
+        if self.run < _START_STEPS or not cadence_dspm:
+            return -1
+        # 10 steps/min of hysteresis so a cadence on the border does not flap
+        edge = self.run_dspm - 100 if self.kind == S.BOUT_RUN else self.run_dspm
+        kind = S.BOUT_RUN if cadence_dspm >= edge else S.BOUT_WALK
+        if kind != self.kind:
+            self.kind = kind
+            return kind
+        return -1
+
+    def tick(self, n):
+        """Per sample; returns BOUT_REST once the pause has passed in a bout, else -1."""
+        if self.kind != S.BOUT_REST and n - self.last_step > self.pause:
+            self.kind = S.BOUT_REST
+            self.run = 0
+            return S.BOUT_REST
+        return -1

@@ -1,0 +1,290 @@
+# Trunk tilt: the direction of gravity in sensor axes, fused from the gyro and
+# the accelerometer (a complementary filter after Mahony and x-io Fusion), then
+# pitch and roll against a reference upright. Integers only: the per-sample
+# path allocates nothing, and every product stays below 2**30 so it remains a
+# small int on the ESP32's 32-bit port too.
+import math
+
+import micropython
+from micropython import const
+
+from .gait import isqrt
+
+_ONE = const(16384)         # unit vectors in Q14
+_AVG_SHIFT = const(6)       # accelerometer averaged over tau = 64 samples (0.6 s): about a stride
+_CORR_EVERY = const(4)      # pull towards the averaged accelerometer every 4 samples ...
+_GAIN_SHIFT = const(4)      # ... by 1/16: tau = 64 samples; the gyro carries anything faster
+_COS_REJECT = const(16135)  # cos 10 deg (Q14): an average further off than that is not gravity
+_M_MAX = const(1048512)     # averaged accel, mg x8 << 6, clamped to +-2 g
+_W_MAX = const(16000)       # rates clamped to 16000 LSB (1120 dps): no trunk turns faster
+_LEAN_SHIFT = const(5)      # stride-averaged lean: tau = 32 updates x 4 samples (1.2 s)
+
+# atan(i/32) in centidegrees, i = 0..33 (33 pads the interpolation)
+_ATAN = tuple(int(math.degrees(math.atan(i / 32)) * 100 + 0.5) for i in range(34))
+
+
+def atan2_cdeg(y, x):
+    """Integer atan2 in centidegrees (-18000..18000), within 0.01 deg."""
+    ay = -y if y < 0 else y
+    ax = -x if x < 0 else x
+    if ax == 0 and ay == 0:
+        return 0
+    if ay <= ax:
+        z = ay * 8192 // ax
+        i = z >> 8
+        a = _ATAN[i] + (((_ATAN[i + 1] - _ATAN[i]) * (z & 255)) >> 8)
+    else:
+        z = ax * 8192 // ay
+        i = z >> 8
+        a = 9000 - _ATAN[i] - (((_ATAN[i + 1] - _ATAN[i]) * (z & 255)) >> 8)
+    if x < 0:
+        a = 18000 - a
+    return -a if y < 0 else a
+
+
+class Tilt:
+    """update(ax, ay, az [mg], wx, wy, wz [raw gyro LSB]) per sample. Then
+    `pitch`/`roll` (centidegrees, forward lean and right lean positive) are
+    current after `angles()`, and `lean` is the stride-averaged pitch.
+
+    The estimate `g` (the measured 'up', Q20) turns with the gyro every sample
+    and is pulled towards the accelerometer averaged over about a stride, so
+    foot-strike impacts cancel; an average more than 10 deg from the estimate
+    (sprinting off, braking, a turn's centripetal pull) is rejected, and after
+    5 s of rejection it is trusted again (Fusion's recovery). While the gyro is
+    still for 1 s its offset is tracked. A gyro that reads nothing (exact
+    zeros for 1 s) leaves the accelerometer path alone, without rejection."""
+
+    def __init__(self, odr_hz, gyro_mdps_per_lsb):
+        self.odr = odr_hz
+        # radians per LSB per sample, Q24 (197 at 70 mdps/LSB and 104 Hz)
+        self.k = int(gyro_mdps_per_lsb * math.pi / 180000 / odr_hz * (1 << 24) + 0.5)
+        self.still_lsb = int(3000 / gyro_mdps_per_lsb)  # 3 dps: "not turning" (Fusion)
+        self.recover = 5 * odr_hz
+        self.settle = 3 * odr_hz
+        self.n = -1
+        self.gx = 0
+        self.gy = 0
+        self.gz = _ONE << 6
+        self.mx = 0
+        self.my = 0
+        self.mz = 8000 << 6
+        self.bx = 0  # gyro offset, LSB x16
+        self.by = 0
+        self.bz = 0
+        self.still_n = 0
+        self.zero_n = 0
+        self.rejected_n = 0
+        self.rejections = 0
+        # reference: up u, forward f, right r (Q14); f = 0 when unknown
+        self.ux = 0
+        self.uy = 0
+        self.uz = 0
+        self.fx = 0
+        self.fy = 0
+        self.fz = 0
+        self.rx = 0
+        self.ry = 0
+        self.rz = 0
+        self.pitch = 0
+        self.roll = 0
+        self.lean = 0        # stride-averaged pitch and roll (centidegrees)
+        self.lean_roll = 0
+        self.lean_ready = False
+        self.lx = 0          # stride-averaged direction, Q20
+        self.ly = 0
+        self.lz = 0
+        self._p = 0
+        self._r = 0
+
+    def set_reference(self, ux, uy, uz, fx, fy, fz):
+        """Upright and forward in any units (forward 0,0,0 = unknown). The
+        forward is made perpendicular to the upright; right = forward x up."""
+        n = isqrt(ux * ux + uy * uy + uz * uz)
+        if n == 0:
+            self.ux = self.uy = self.uz = 0
+            return
+        ux = ux * _ONE // n
+        uy = uy * _ONE // n
+        uz = uz * _ONE // n
+        self.ux, self.uy, self.uz = ux, uy, uz
+        d = (fx * ux + fy * uy + fz * uz) // _ONE
+        fx -= d * ux // _ONE
+        fy -= d * uy // _ONE
+        fz -= d * uz // _ONE
+        n = isqrt(fx * fx + fy * fy + fz * fz)
+        if n == 0:
+            self.fx = self.fy = self.fz = self.rx = self.ry = self.rz = 0
+        else:
+            fx = fx * _ONE // n
+            fy = fy * _ONE // n
+            fz = fz * _ONE // n
+            self.fx, self.fy, self.fz = fx, fy, fz
+            self.rx = (fy * uz - fz * uy) >> 14
+            self.ry = (fz * ux - fx * uz) >> 14
+            self.rz = (fx * uy - fy * ux) >> 14
+
+    def has_reference(self):
+        return self.ux != 0 or self.uy != 0 or self.uz != 0
+
+    @micropython.native
+    def update(self, ax, ay, az, wx, wy, wz):
+        n = self.n + 1
+        self.n = n
+        if n == 0:
+            self._start(ax, ay, az)
+            return
+        # gyro offset: tracked while the gyro stays within 3 dps of it for 1 s
+        s = self.still_lsb << 4
+        if wx == 0 and wy == 0 and wz == 0:
+            self.zero_n += 1
+        else:
+            self.zero_n = 0
+        if -s < (wx << 4) - self.bx < s and -s < (wy << 4) - self.by < s \
+                and -s < (wz << 4) - self.bz < s:
+            self.still_n += 1
+            if self.still_n > self.odr:
+                self.bx += ((wx << 4) - self.bx) >> 7
+                self.by += ((wy << 4) - self.by) >> 7
+                self.bz += ((wz << 4) - self.bz) >> 7
+        else:
+            self.still_n = 0
+        wx -= self.bx >> 4
+        wy -= self.by >> 4
+        wz -= self.bz >> 4
+        if wx > _W_MAX:
+            wx = _W_MAX
+        elif wx < -_W_MAX:
+            wx = -_W_MAX
+        if wy > _W_MAX:
+            wy = _W_MAX
+        elif wy < -_W_MAX:
+            wy = -_W_MAX
+        if wz > _W_MAX:
+            wz = _W_MAX
+        elif wz < -_W_MAX:
+            wz = -_W_MAX
+        k = self.k
+        # a direction fixed in the world turns as dv/dt = v x w in sensor axes
+        gx = self.gx >> 6
+        gy = self.gy >> 6
+        gz = self.gz >> 6
+        self.gx += (((gy * wz - gz * wy) >> 8) * k) >> 10
+        self.gy += (((gz * wx - gx * wz) >> 8) * k) >> 10
+        self.gz += (((gx * wy - gy * wx) >> 8) * k) >> 10
+        # the averaged accelerometer (mg x8) turns with the sensor too; it is
+        # kept with 6 more bits (M = m << 6) so the average has no dead zone
+        big_x = self.mx
+        big_y = self.my
+        big_z = self.mz
+        mx = big_x >> 6
+        my = big_y >> 6
+        mz = big_z >> 6
+        big_x += ((((my * wz - mz * wy) >> 8) * k) >> 10) + (((ax << 9) - big_x) >> _AVG_SHIFT)
+        big_y += ((((mz * wx - mx * wz) >> 8) * k) >> 10) + (((ay << 9) - big_y) >> _AVG_SHIFT)
+        big_z += ((((mx * wy - my * wx) >> 8) * k) >> 10) + (((az << 9) - big_z) >> _AVG_SHIFT)
+        self.mx = _M_MAX if big_x > _M_MAX else (-_M_MAX if big_x < -_M_MAX else big_x)
+        self.my = _M_MAX if big_y > _M_MAX else (-_M_MAX if big_y < -_M_MAX else big_y)
+        self.mz = _M_MAX if big_z > _M_MAX else (-_M_MAX if big_z < -_M_MAX else big_z)
+        if n % _CORR_EVERY == 0:
+            self._correct()
+
+    def _start(self, ax, ay, az):
+        big_x = ax << 9
+        big_y = ay << 9
+        big_z = az << 9
+        self.mx = _M_MAX if big_x > _M_MAX else (-_M_MAX if big_x < -_M_MAX else big_x)
+        self.my = _M_MAX if big_y > _M_MAX else (-_M_MAX if big_y < -_M_MAX else big_y)
+        self.mz = _M_MAX if big_z > _M_MAX else (-_M_MAX if big_z < -_M_MAX else big_z)
+        mx = self.mx >> 6
+        my = self.my >> 6
+        mz = self.mz >> 6
+        m = isqrt(mx * mx + my * my + mz * mz)
+        if m > 0:
+            self.gx = (mx * _ONE // m) << 6
+            self.gy = (my * _ONE // m) << 6
+            self.gz = (mz * _ONE // m) << 6
+
+    @micropython.native
+    def _correct(self):
+        mx = self.mx >> 6
+        my = self.my >> 6
+        mz = self.mz >> 6
+        m = isqrt(mx * mx + my * my + mz * mz)
+        if m < 4000:  # averaged accel under 0.5 g: falling or nonsense, gyro only
+            self._renorm()
+            return
+        mx = mx * _ONE // m
+        my = my * _ONE // m
+        mz = mz * _ONE // m
+        gx = self.gx >> 6
+        gy = self.gy >> 6
+        gz = self.gz >> 6
+        cos = (mx * gx + my * gy + mz * gz) >> 14
+        gyro_alive = self.zero_n < self.odr
+        settling = self.n < self.settle  # start-up: converge fast, reject nothing (as Fusion does)
+        if cos >= _COS_REJECT or not gyro_alive or settling or self.rejected_n >= self.recover:
+            if cos >= _COS_REJECT:
+                self.rejected_n = 0
+            shift = _GAIN_SHIFT - 2 if settling else _GAIN_SHIFT
+            self.gx += ((mx << 6) - self.gx) >> shift
+            self.gy += ((my << 6) - self.gy) >> shift
+            self.gz += ((mz << 6) - self.gz) >> shift
+        else:
+            self.rejected_n += _CORR_EVERY
+            self.rejections += 1
+        self._renorm()
+        # the lean over strides: the angle of the averaged direction (averaging
+        # angles instead would turn a wobble around upright into a lean)
+        if self.lean_ready:
+            self.lx += (self.gx - self.lx) >> _LEAN_SHIFT
+            self.ly += (self.gy - self.ly) >> _LEAN_SHIFT
+            self.lz += (self.gz - self.lz) >> _LEAN_SHIFT
+        else:
+            self.lx = self.gx
+            self.ly = self.gy
+            self.lz = self.gz
+            self.lean_ready = True
+        if self.ux or self.uy or self.uz:
+            self._angles(self.lx >> 6, self.ly >> 6, self.lz >> 6)
+            self.lean = self._p
+            self.lean_roll = self._r
+
+    @micropython.native
+    def _renorm(self):
+        gx = self.gx >> 6
+        gy = self.gy >> 6
+        gz = self.gz >> 6
+        n = isqrt(gx * gx + gy * gy + gz * gz)
+        if n == 0:
+            self.gz = _ONE << 6
+            return
+        d = _ONE - n
+        if -512 < d < 512:  # first order: g * (1 + d/ONE), products stay small
+            self.gx += ((self.gx >> 4) * d) >> 10
+            self.gy += ((self.gy >> 4) * d) >> 10
+            self.gz += ((self.gz >> 4) * d) >> 10
+        else:
+            self.gx = (gx * _ONE // n) << 6
+            self.gy = (gy * _ONE // n) << 6
+            self.gz = (gz * _ONE // n) << 6
+
+    def angles(self):
+        """Sets pitch and roll (centidegrees) of the current estimate against
+        the reference; without a known forward, pitch is the whole tilt."""
+        self._angles(self.gx >> 6, self.gy >> 6, self.gz >> 6)
+        self.pitch = self._p
+        self.roll = self._r
+
+    @micropython.native
+    def _angles(self, gx, gy, gz):
+        up = (gx * self.ux + gy * self.uy + gz * self.uz) >> 14
+        if self.fx or self.fy or self.fz:
+            fw = (gx * self.fx + gy * self.fy + gz * self.fz) >> 14
+            rt = (gx * self.rx + gy * self.ry + gz * self.rz) >> 14
+            self._p = atan2_cdeg(-fw, isqrt(up * up + rt * rt))
+            self._r = atan2_cdeg(-rt, up)
+        else:
+            h = gx * gx + gy * gy + gz * gz - up * up
+            self._p = atan2_cdeg(isqrt(h if h > 0 else 0), up)
+            self._r = 0
