@@ -1,11 +1,15 @@
-"""`make bench`: replay speed of the twin, and the detector's cost per sample
-on the MicroPython VM (bytecode), with the ESP32 figure it implies."""
+"""`make bench`: replay speed of the twin, the slouch alert's latency on the
+twin's clock, and the per-sample cost of the step detector and of the tilt
+fusion on the MicroPython VM (bytecode), with the ESP32 figures they imply."""
 import json
 import time
+
+import numpy as np
 
 from retrostride.datasets import load, shared_traces
 from retrostride.demo_trace import generated_run
 from retrostride.replay import run_replay
+from retrostride.trace import add_lean, axis_vector
 
 from .conftest import vm_json
 
@@ -27,6 +31,8 @@ def main():
         wall = time.monotonic() - t0
         print(f"alcantara 16 trials: {total:.1f} s of trace in {wall:.1f} s wall, "
               f"{total / wall:.1f} x real time (each run includes the VM start and the sync)")
+    alert_latency()
+    tilt_cost()
     out = vm_json("""
     import json, math, time
     from rsdevice.gait import StepDetector
@@ -42,6 +48,54 @@ def main():
     print(f"step detector: {us:.2f} us/sample on the unix VM -> ~{us * ESP32_SLOWDOWN:.0f} us/sample "
           f"on an ESP32 (x{ESP32_SLOWDOWN}), {us * ESP32_SLOWDOWN * 104 / 1e4:.1f} % of one core at 104 Hz")
     print(json.dumps({"replay_speed_x": s["replay_speed_x"], "detector_us_per_sample_vm": round(us, 3)}))
+
+
+def alert_latency(angles=(15, 20, 25, 35)):
+    """From the sample at which the averaged lean had been over the threshold
+    for the hold delay (the ALERT_START record, on the IMU's sample clock) to
+    the motor's first PWM edge (the twin's motor log), on the twin's clock.
+    Also from the moment the added lean itself crossed the threshold + hold."""
+    from rsproto import catalogue as cat
+    threshold = next(c[1] for c in cat.CONFIG if c[0] == "slouch_threshold_deg")
+    hold = next(c[1] for c in cat.CONFIG if c[0] == "slouch_hold_s")
+    worst = []
+    for angle in angles:
+        trace, _ = generated_run(seconds=50.0, mounted=False)
+        start, ramp = 20.0, 5.0
+        lean = angle * np.clip((trace.t - start) / ramp, 0, 1)
+        leaned = add_lean(trace, lean, axis_vector("+x"))
+        leaned.meta["forward_axis"] = "+x"
+        report, _ = run_replay(leaned, calibrate_s=2.0)
+        if not report["alerts"]:
+            print(f"alert latency, lean {angle} deg: no alert")
+            continue
+        a = report["alerts"][0]["start"]
+        buzz = min(b["t"] for b in report["buzzes"] if b["t"] >= a - 0.001)
+        crossed = start + ramp * threshold / angle + hold
+        worst.append(buzz - a)
+        print(f"alert latency, lean {angle} deg: {1000 * (buzz - a):.0f} ms from the device's hold-elapsed sample "
+              f"to the buzz; {buzz - crossed:+.2f} s from the added lean's own threshold+hold")
+    if worst:
+        print(f"alert latency: worst {1000 * max(worst):.0f} ms (target <= 250 ms)")
+
+
+def tilt_cost():
+    out = vm_json("""
+    import json, math, time
+    from rsdevice.tilt import Tilt
+    t = Tilt(104, 70.0)
+    t.set_reference(0, 0, 1000, 1000, 0, 0)
+    xs = [(int(300 * math.sin(n / 5)), int(100 * math.cos(n / 7)), 1000 + int(800 * math.sin(n / 3)),
+           int(500 * math.sin(n / 4)), int(200 * math.cos(n / 6)), int(90 * math.sin(n / 9))) for n in range(5200)]
+    t0 = time.ticks_us()
+    for a in xs:
+        t.update(a[0], a[1], a[2], a[3], a[4], a[5])
+    dt = time.ticks_diff(time.ticks_us(), t0)
+    print(json.dumps({"us_per_sample": dt / len(xs)}))
+    """, heap="8M")
+    us = out["us_per_sample"]
+    print(f"tilt fusion: {us:.2f} us/sample on the unix VM -> ~{us * ESP32_SLOWDOWN:.0f} us/sample "
+          f"on an ESP32 (x{ESP32_SLOWDOWN}), {us * ESP32_SLOWDOWN * 104 / 1e4:.1f} % of one core at 104 Hz")
 
 
 if __name__ == "__main__":

@@ -20,12 +20,8 @@ console = Console(stderr=True)
 def cmd_replay(args):
     from .replay import parse_settings, run_replay
     settings = parse_settings(args.set)
-    if args.calibrate_s is not None and args.calibrate_s < 0:
-        raise ValueError("--calibrate-s must be >= 0")
     trace = read_trace(args.trace)
-    report, _ = run_replay(trace, settings=settings, progress=not args.quiet)
-    if args.calibrate_s is not None:
-        report["summary"]["calibrate_s"] = args.calibrate_s
+    report, _ = run_replay(trace, settings=settings, progress=not args.quiet, calibrate_s=args.calibrate_s)
     text = json.dumps(report, indent=1)
     if args.json == "-":
         print(text)
@@ -117,6 +113,59 @@ def cmd_repl(args):
     return 0
 
 
+def cmd_config(args):
+    """Show every setting, or set KEY=VALUE ones, on the device (names as in --set)."""
+    from .replay import CONFIG, config_text, config_value
+    from .sync import find_port
+    client = Client(open_port(args.port or find_port()))
+    try:
+        client.hello()
+        for item in args.set or ():
+            key, sep, value = item.partition("=")
+            if not sep:
+                raise ValueError(f"{item!r}: expected KEY=VALUE")
+            key = key.strip()
+            client.set_config(key, config_value(key, value.strip()))
+        table = Table(title="device settings")
+        for col in ("setting", "value", "default", "range"):
+            table.add_column(col)
+        for key, (default, lo, hi, choices) in CONFIG.items():
+            rng = "|".join(choices) if choices else f"{lo}..{hi}"
+            table.add_row(key, config_text(key, client.get_config(key)), config_text(key, default), rng)
+        Console().print(table)
+    finally:
+        client.close()
+    return 0
+
+
+def cmd_calibrate(args):
+    """Stand tall and still for 2 s at the first buzz, walk a few steps forward at the triple buzz."""
+    from rsproto import catalogue as cat
+    from .sync import find_port
+    refusals = {code: name for name, code in cat.REFUSALS}
+    client = Client(open_port(args.port or find_port()))
+    try:
+        client.hello()
+        client.calibrate()
+        console.print("calibrating: stand tall and still, then at the triple buzz walk a few steps forward")
+        deadline = time.monotonic() + args.timeout
+        while time.monotonic() < deadline:
+            c = client.calibration()
+            if c["state"] != 1:  # no longer RUNNING
+                break
+            time.sleep(0.2)
+        else:
+            raise LinkError("the calibration did not finish in time")
+    finally:
+        client.close()
+    if c["refusal"]:
+        raise ValueError(f"calibration refused: {refusals.get(c['refusal'], c['refusal'])} "
+                         f"(the previous calibration is kept)")
+    console.print(f"calibrated: up {[c['up_x'], c['up_y'], c['up_z']]} forward "
+                  f"{[c['fwd_x'], c['fwd_y'], c['fwd_z']]} (sensor axes, x1000)")
+    return 0
+
+
 def cmd_datasets(args):
     from .datasets import export
     files = export(args.name, args.out, args.root)
@@ -181,8 +230,18 @@ def main(argv=None):
     rp.add_argument("--port")
     rp.set_defaults(func=cmd_repl)
 
+    c = sub.add_parser("config", help="show or change the device's settings")
+    c.add_argument("--port")
+    c.add_argument("--set", action="append", metavar="KEY=VALUE", help="setting to change (repeatable)")
+    c.set_defaults(func=cmd_config)
+
+    cb = sub.add_parser("calibrate", help="calibrate the upright and forward on the device")
+    cb.add_argument("--port")
+    cb.add_argument("--timeout", type=float, default=30.0)
+    cb.set_defaults(func=cmd_calibrate)
+
     d = sub.add_parser("datasets", help="write a public set as trace CSVs + reference steps")
-    d.add_argument("name", choices=["alcantara", "mobgap"])
+    d.add_argument("name", choices=["alcantara", "mobgap", "voisard", "sisfall", "gaitpy"])
     d.add_argument("--out", required=True)
     d.add_argument("--root", help="folder holding the set (default ../shared/traces)")
     d.set_defaults(func=cmd_datasets)

@@ -136,3 +136,17 @@ class Client:
 
     def confirm(self, session_id, crc32):
         return self.request("CONFIRM_SESSION", session_id=session_id, crc32=crc32)[1]
+
+    def get_config(self, key):
+        """The device's value (int) of a setting; DeviceError UNKNOWN_KEY if it has none."""
+        return self.request("GET_CONFIG", key=key.encode())[1]["value"]
+
+    def set_config(self, key, value):
+        """Set and persist; DeviceError UNKNOWN_KEY / BAD_VALUE leaves the old value."""
+        return self.request("SET_CONFIG", key=key.encode(), value=value)[1]["value"]
+
+    def calibrate(self):
+        return self.request("CALIBRATE")[1]
+
+    def calibration(self):
+        return self.request("GET_CALIBRATION")[1]

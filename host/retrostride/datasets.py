@@ -92,8 +92,118 @@ def load_mobgap(root):
     return out
 
 
+# --- SisFall: waist (belt buckle), activities of daily living ---------------
+SISFALL_RATE = 200.0
+SISFALL_ACTIVITIES = {"D01": "walking slowly", "D02": "walking quickly", "D03": "jogging slowly",
+                      "D04": "jogging quickly", "D15": "bending at the knees",
+                      "D16": "bending forward at the trunk without bending the knees"}
+
+
+def read_sisfall(path):
+    """One SisFall file (optionally .gz): rows of 9 raw counts ending in ';'.
+    Columns 1-3 ADXL345 (+-16 g, 13 bit: g = v*32/2**13), 4-6 ITG3200
+    (dps = v*4000/2**16), 7-9 MMA8451Q (unused: the ADXL345 has the range)."""
+    import gzip
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    rows = []
+    with opener(path, "rt") as f:
+        for lineno, line in enumerate(f, start=1):
+            line = line.strip().rstrip(";")
+            if not line:
+                continue
+            try:
+                values = [float(x) for x in line.split(",")]
+            except ValueError:
+                raise ValueError(f"{path}, line {lineno}: not 9 numbers: {line[:60]!r}") from None
+            if len(values) != 9:
+                raise ValueError(f"{path}, line {lineno}: {len(values)} columns, expected 9")
+            rows.append(values)
+    a = np.array(rows)
+    return a[:, 0:3] * 32 / 2 ** 13, a[:, 3:6] * 4000 / 2 ** 16
+
+
+def load_sisfall(root, codes=None):
+    """SAxx/Dyy_SAxx_Rzz.txt.gz at 200 Hz. No step reference: the activity code
+    is the label (D16 is a held trunk flexion that must alert; D01-D04 must
+    not). Forward is +z: bending forward in D16 moves gravity towards -z."""
+    root = Path(root)
+    out = []
+    for path in sorted(root.glob("SA*/D*_SA*_R*.txt*")):
+        code = path.name[:3]
+        if codes and code not in codes:
+            continue
+        accel, gyro = read_sisfall(path)
+        t = np.arange(len(accel)) / SISFALL_RATE
+        meta = {"source": "SisFall (Sucerquia et al. 2017, Sensors 17(1):198)", "placement": "waist (belt buckle)",
+                "activity": code, "activity_name": SISFALL_ACTIVITIES.get(code, ""), "forward_axis": "+z"}
+        out.append(Recording(name=f"sisfall/{path.name.split('.')[0]}",
+                             trace=Trace(t=t, accel=accel, gyro=gyro, meta=meta),
+                             ref_steps=np.array([]), meta=meta))
+    return out
+
+
+# --- Voisard et al. 2023 (IPOL): lower back, hand-checked footsteps -----------
+def load_voisard(root):
+    """GaitData/<subject>-<trial>_lb.txt at 100 Hz (Xsens MTw: acc m/s^2, gyro
+    rad/s, tab separated, one 'Acquisition frequency' line first) and
+    <subject>-<trial>.json with Left/RightFootEvents as [foot-off, initial
+    contact] sample pairs; scored within TrialBoundaries."""
+    root = Path(root)
+    folder = root / "GaitData" if (root / "GaitData").is_dir() else root
+    out = []
+    for path in sorted(folder.glob("*_lb.txt"), key=lambda p: [int(x) for x in p.name[:-7].split("-")]):
+        info = json.loads(path.with_name(path.name[:-7] + ".json").read_text())
+        data = np.genfromtxt(path, delimiter="\t", names=True, skip_header=1)
+        t = data["PacketCounter"] / 100.0
+        g = 9.80665
+        accel = np.column_stack([data["Acc_X"], data["Acc_Y"], data["Acc_Z"]]) / g
+        gyro = np.degrees(np.column_stack([data["Gyr_X"], data["Gyr_Y"], data["Gyr_Z"]]))
+        def field(key):
+            v = info[key]
+            return json.loads(v) if isinstance(v, str) else v
+        ics = sorted(int(ev[1]) for side in ("LeftFootEvents", "RightFootEvents") for ev in field(side))
+        lo, hi = field("TrialBoundaries")
+        meta = {"source": "Voisard et al. 2023, IPOL (github CyrilVoisard/ipol_dataset_1)",
+                "placement": "lower back (L5)", "licence": "AGPL-3.0 (repository)"}
+        out.append(Recording(name=f"voisard/{info['Filename']}", trace=Trace(t=t, accel=accel, gyro=gyro, meta=meta),
+                             ref_steps=np.array(ics) / 100.0 + t[0], scored_from=t[0] + lo / 100.0,
+                             scored_to=t[0] + hi / 100.0, meta=meta))
+    return out
+
+
+# --- GaitPy demo: lower back GENEActiv, 50 Hz; a peer's output, not truth ------
+def load_gaitpy(root):
+    """demo_data.csv: GENEActiv export (a 100-line header block, then
+    timestamp, x, y, z in g, lux, button, temperature); the steps written
+    are GaitPy's own initial contacts from demo_gait_features.csv (IC in ms
+    since the epoch): a peer's result to compare with, not ground truth."""
+    root = Path(root)
+    times, accel = [], []
+    with open(root / "demo_data.csv", newline="") as f:
+        for row in csv.reader(f):
+            if len(row) < 4 or not row[0][:4].isdigit() or ":" not in row[0]:
+                continue
+            times.append(row[0])
+            accel.append([float(row[1]), float(row[2]), float(row[3])])
+    import datetime as dt
+    epoch = [dt.datetime.strptime(x.strip(), "%Y-%m-%d %H:%M:%S:%f").replace(tzinfo=dt.timezone.utc).timestamp()
+             for x in times]
+    t = np.array(epoch)
+    with open(root / "demo_gait_features.csv", newline="") as f:
+        ics = np.array(sorted(float(r["IC"]) / 1000.0 for r in csv.DictReader(f)))
+    t0 = t[0]
+    meta = {"source": "GaitPy 1.6.1 demo (PyPI gaitpy, MIT)", "placement": "lower back",
+            "reference": "GaitPy's own initial contacts (a peer, not truth)"}
+    return [Recording(name="gaitpy/demo", trace=Trace(t=t - t0, accel=np.array(accel), gyro=None, meta=meta),
+                      ref_steps=ics - t0, meta=meta)]
+
+
 LOADERS = {"alcantara": ("alcantara_sacral_running", load_alcantara),
-           "mobgap": ("mobgap_lowerback_walking", load_mobgap)}
+           "mobgap": ("mobgap_lowerback_walking", load_mobgap),
+           "voisard": ("voisard_lowerback_walking", load_voisard),
+           "sisfall": ("sisfall_waist", load_sisfall),
+           "gaitpy": ("gaitpy_lowerback_demo", load_gaitpy)}
 
 
 def load(name, root=None):

@@ -6,45 +6,89 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 from rsproto import catalogue as cat
 
 from .client import Client, LinkError, open_port
 from .library import Library
 from .logfile import parse_log
 from .sync import sync
+from .trace import axis_vector
 from .twin import Twin
 
-CONFIG = {name: (default, lo, hi) for name, default, lo, hi in cat.CONFIG}
+CONFIG = {name: (default, lo, hi, choices) for name, default, lo, hi, choices in cat.CONFIG}
+
+
+def config_value(key, value):
+    """A setting's value as the device stores it: an int in range, or the
+    index of a choice's name. ValueError names the key and what it accepts."""
+    if key not in CONFIG:
+        raise ValueError(f"unknown setting {key!r}; known: {', '.join(CONFIG)}")
+    _, lo, hi, choices = CONFIG[key]
+    if choices:
+        if value not in choices:
+            raise ValueError(f"{key}={value}: choose one of {', '.join(choices)}")
+        return choices.index(value)
+    try:
+        v = int(value)
+    except ValueError:
+        raise ValueError(f"{key}={value!r}: not an integer") from None
+    if not lo <= v <= hi:
+        raise ValueError(f"{key}={v}: out of range {lo}..{hi}")
+    return v
+
+
+def config_text(key, value):
+    """The device's int as the user writes it (a choice's name)."""
+    choices = CONFIG[key][3]
+    return choices[value] if choices and 0 <= value < len(choices) else str(value)
 
 
 def parse_settings(items):
-    """['key=value', ...] -> {key: int}, validated against the protocol's table."""
+    """['key=value', ...] -> {key: device value}, validated against the protocol's table."""
     out = {}
     for item in items or ():
         key, sep, value = item.partition("=")
-        key = key.strip()
         if not sep:
             raise ValueError(f"--set {item!r}: expected KEY=VALUE")
-        if key not in CONFIG:
-            raise ValueError(f"--set {key}: unknown setting; known: {', '.join(CONFIG)}")
-        try:
-            v = int(value)
-        except ValueError:
-            raise ValueError(f"--set {key}={value!r}: not an integer") from None
-        _, lo, hi = CONFIG[key]
-        if not lo <= v <= hi:
-            raise ValueError(f"--set {key}={v}: out of range {lo}..{hi}")
-        out[key] = v
+        out[key.strip()] = config_value(key.strip(), value.strip())
     return out
 
 
-def run_replay(trace, settings=None, timeout_s=None, progress=False):
+def trace_calibration(trace, seconds):
+    """`--calibrate-s`: the mean acceleration of the first `seconds` is the
+    upright, whatever they hold (the person replaying knows the trace). The
+    forward axis comes from the trace's `forward_axis` metadata (e.g. `-z`)
+    when its loader knows it; otherwise it stays unknown. -> 6 ints x1000."""
+    if seconds <= 0:
+        raise ValueError("--calibrate-s must be > 0")
+    if seconds > trace.duration_s:
+        raise ValueError(f"--calibrate-s {seconds}: the trace lasts only {trace.duration_s:.2f} s")
+    first = trace.accel[trace.t - trace.t[0] < seconds]
+    up = first.mean(axis=0)
+    norm = float(np.linalg.norm(up))
+    if norm < 0.2:
+        raise ValueError(f"--calibrate-s {seconds}: the first seconds average {norm:.2f} g, no gravity to take")
+    up = up / norm
+    fwd = np.zeros(3)
+    axis = trace.meta.get("forward_axis", "")
+    if axis:
+        fwd = axis_vector(axis)
+        fwd -= fwd.dot(up) * up
+        fwd /= np.linalg.norm(fwd)
+    return [int(round(v * 1000)) for v in up] + [int(round(v * 1000)) for v in fwd]
+
+
+def run_replay(trace, settings=None, timeout_s=None, progress=False, calibrate_s=None):
     """Returns (report dict, raw session bytes)."""
     started = time.monotonic()
     timeout_s = timeout_s or 60 + 2 * trace.duration_s
     twin = Twin(trace)
-    if settings:  # the device reads its settings from flash at boot
-        (twin.flash_dir / "config.json").write_text(json.dumps(settings))
+    flash = dict(settings or {})
+    if calibrate_s is not None:
+        flash["calibration"] = trace_calibration(trace, calibrate_s)
+    if flash:  # the device reads its settings and calibration from flash at boot
+        (twin.flash_dir / "config.json").write_text(json.dumps(flash))
     with twin:
         client = Client(open_port(twin.port))
         try:
@@ -84,17 +128,31 @@ def build_report(log, events, trace, wall_s):
     odr = h["odr_hz"]
     t0 = float(trace.t[0]) + h["first_sample"] / odr  # trace time of the session's first sample
 
+    def t(ms):
+        return round(t0 + ms / 1000.0, 4)
+
+    referenced = any(n == "REFERENCE" for n, _ in log.records)
     steps = []
     for s in log.of("STEP"):
-        steps.append({"t": round(t0 + s["t_ms"] / 1000.0, 4),
+        steps.append({"t": t(s["t_ms"]),
                       "interval_s": s["interval_ms"] / 1000.0 if s["interval_ms"] else None,
                       "cadence_spm": s["cadence_dspm"] / 10.0 if s["cadence_dspm"] else None,
-                      "peak_mg": s["peak_mg"]})
+                      "peak_mg": s["peak_mg"],
+                      # degrees against the reference upright; None before there is one
+                      "pitch": s["pitch_cdeg"] / 100.0 if referenced else None,
+                      "roll": s["roll_cdeg"] / 100.0 if referenced else None})
+    # an alert's start and end, with the averaged lean that started it
     alerts = []
-    for a in log.of("ALERT_START"):
-        alerts.append({"start": round(t0 + a["t_ms"] / 1000.0, 4), "end": None})
-    for e, a in zip(log.of("ALERT_END"), alerts):
-        a["end"] = round(t0 + e["t_ms"] / 1000.0, 4)
+    for name, r in log.records:
+        if name == "ALERT_START":
+            alerts.append({"start": t(r["t_ms"]), "end": None, "pitch": r["pitch_cdeg"] / 100.0})
+        elif name == "ALERT_END" and alerts and alerts[-1]["end"] is None:
+            alerts[-1]["end"] = t(r["t_ms"])
+    bouts = [{"t": t(r["t_ms"]), "kind": cat.BOUTS[r["kind"]][0].lower()} for r in log.of("BOUT")]
+    references = [{"t": t(r["t_ms"]), "source": dict((c, n) for n, c in cat.REFERENCES)[r["source"]].lower(),
+                   "up": [r["up_x"] / 1000, r["up_y"] / 1000, r["up_z"] / 1000],
+                   "forward": [r["fwd_x"] / 1000, r["fwd_y"] / 1000, r["fwd_z"] / 1000]}
+                  for r in log.of("REFERENCE")]
 
     fifo_t0 = next((e[1] for e in events if e[0] == "trace_start"), 0)
     buzzes = [{"t": round(float(trace.t[0]) + (e[1] - fifo_t0) / 1e6, 4), "ms": e[2]}
@@ -115,7 +173,8 @@ def build_report(log, events, trace, wall_s):
         "replay_speed_x": round(trace.duration_s / wall_s, 1) if wall_s > 0 else None,
         "wall_s": round(wall_s, 3),
     }
-    return {"summary": summary, "steps": steps, "alerts": alerts, "buzzes": buzzes,
+    return {"summary": summary, "steps": steps, "alerts": alerts, "buzzes": buzzes, "bouts": bouts,
+            "references": references,
             "session": {k: (v.hex() if isinstance(v, bytes) else v) for k, v in h.items()},
             "trace": {"source": trace.meta.get("source", ""), "duration_s": round(trace.duration_s, 3),
                       "rate_hz": round(trace.rate_hz, 3), "gyro": trace.gyro is not None}}

@@ -128,3 +128,36 @@ def rotate(trace, matrix):
     m = np.asarray(matrix, dtype=float)
     gyro = trace.gyro @ m.T if trace.gyro is not None else None
     return Trace(t=trace.t.copy(), accel=trace.accel @ m.T, gyro=gyro, meta=dict(trace.meta))
+
+
+def axis_vector(name):
+    """'+x', '-z', ... -> unit vector in sensor axes."""
+    if len(name) != 2 or name[0] not in "+-" or name[1] not in "xyz":
+        raise ValueError(f"axis {name!r}: expected +x, -y, ...")
+    v = np.zeros(3)
+    v["xyz".index(name[1])] = 1.0 if name[0] == "+" else -1.0
+    return v
+
+
+def add_lean(trace, angle_deg, forward):
+    """The same recording with the trunk leaning forward by angle_deg (one value
+    per sample) more than it did: the sensor turns about the horizontal
+    left-right axis, so the accelerometer and the gyro are rotated by the lean
+    and the gyro also reads the lean's own angular rate. `forward` is the
+    forward direction in sensor axes; 'up' is the recording's mean gravity."""
+    from scipy.spatial.transform import Rotation
+    up = trace.accel.mean(axis=0)
+    up /= np.linalg.norm(up)
+    f = np.asarray(forward, dtype=float)
+    f = f - f.dot(up) * up
+    f /= np.linalg.norm(f)
+    k = np.cross(up, f)  # the body turns about its left axis: up moves towards forward
+    theta = np.radians(np.asarray(angle_deg, dtype=float))
+    # a world-fixed vector seen from the leaned sensor: turned by -theta about k
+    rot = Rotation.from_rotvec(-theta[:, None] * k[None, :])
+    accel = rot.apply(trace.accel)
+    rate = np.gradient(theta, trace.t)  # rad/s
+    # a recording without a gyro gets one that reads only the lean's rate
+    own = trace.gyro if trace.gyro is not None else np.zeros_like(trace.accel)
+    gyro = rot.apply(own) + np.degrees(rate)[:, None] * k[None, :]
+    return Trace(t=trace.t.copy(), accel=accel, gyro=gyro, meta=dict(trace.meta))

@@ -30,7 +30,7 @@ def micropython_binary():
 class Twin:
     """with Twin(trace) as twin: ... twin.port is a path pyserial can open."""
 
-    def __init__(self, trace=None, flash_dir=None, heap=HEAP, realtime=False, stop_at_end=True):
+    def __init__(self, trace=None, flash_dir=None, heap=HEAP, realtime=False, stop_at_end=True, presses=()):
         self.trace = trace
         self._tmp = tempfile.TemporaryDirectory(prefix="retrostride-twin-")
         work = Path(self._tmp.name)
@@ -41,6 +41,7 @@ class Twin:
         self.heap = heap
         self.realtime = realtime
         self.stop_at_end = stop_at_end
+        self.presses = presses  # button presses: (start s, held s) in trace time
         self.proc = None
         self.port = None
 
@@ -50,6 +51,7 @@ class Twin:
         env["RS_TWIN_EVENTS"] = str(self.events_path)
         env["RS_TWIN_REALTIME"] = "1" if self.realtime else "0"
         env["RS_TWIN_STOP_AT_END"] = "1" if self.stop_at_end else "0"
+        env["RS_TWIN_PRESSES"] = ",".join("%g:%g" % p for p in self.presses)
         if self.trace is not None:
             env["RS_TWIN_TRACE"] = str(write_twin_binary(self.trace, Path(self._tmp.name) / "trace.bin"))
         master, slave = os.openpty()

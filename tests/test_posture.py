@@ -1,0 +1,311 @@
+"""Posture: tilt fusion, the slouch alert, calibration and settings over the link."""
+import time
+
+import numpy as np
+import pytest
+
+from retrostride.client import Client, DeviceError, open_port
+from retrostride.datasets import load, load_sisfall
+from retrostride.demo_trace import generated_run
+from retrostride.replay import config_value, parse_settings, run_replay, trace_calibration, wait_for_session_end
+from retrostride.trace import Trace, add_lean, axis_vector
+from retrostride.twin import Twin
+from rsproto import catalogue as cat
+
+from .conftest import SHARED, needs_shared, vm_json
+
+REFUSAL = {name: code for name, code in cat.REFUSALS}
+
+
+# --- on the VM ------------------------------------------------------------
+def test_tilt_slouch_and_bouts_allocate_nothing_per_sample():
+    out = vm_json("""
+    import json, micropython
+    from rsdevice.tilt import Tilt
+    from rsdevice.posture import Slouch
+    from rsdevice.bouts import Bouts
+    from rsdevice import config
+    cfg = config.defaults()
+    cfg["alert_when"] = 1
+    t = Tilt(104, 70.0)
+    s = Slouch(104, cfg)
+    b = Bouts(104, cfg)
+    t.set_reference(0, 0, 1000, 1000, 0, 0)
+    # leaning 30 deg forward (gravity seen towards -x), shaken as by strides (mg, LSB)
+    samples = [(-500, 0, 866, 0, 0, 0), (-1300, 200, 2500, 300, -200, 90), (300, -200, -768, -300, 200, -90)]
+    r = range(3000)
+    events = 0
+    micropython.heap_lock()
+    for i in r:
+        a = samples[i % 3]
+        t.update(a[0], a[1], a[2], a[3], a[4], a[5])
+        if i % 4 == 0 and t.lean_ready:
+            events += s.update(i, t.lean, b.moving())
+        b.tick(i)
+        if i % 50 == 0:
+            b.step(i, 1500)
+            t.angles()
+    micropython.heap_unlock()
+    print(json.dumps([t.n, events > 0]))
+    """)
+    assert out == [2999, True]
+
+
+def test_integer_atan2_matches_math():
+    out = vm_json("""
+    import json, math
+    from rsdevice.tilt import atan2_cdeg
+    worst = 0
+    for y in range(-16000, 16001, 1231):
+        for x in range(-16000, 16001, 977):
+            want = math.degrees(math.atan2(y, x)) * 100
+            worst = max(worst, abs(atan2_cdeg(y, x) - want))
+    print(json.dumps(worst))
+    """)
+    assert out < 3  # centidegrees
+
+
+def test_tilt_follows_a_rotation_with_gyro_and_accel_consistent():
+    """The sensor turns 20 deg about x at 10 deg/s, accel and gyro agreeing:
+    the fused pitch (forward = +y) reads 20 deg, within 0.5 deg."""
+    out = vm_json("""
+    import json, math
+    from rsdevice.tilt import Tilt
+    t = Tilt(104, 70.0)
+    t.set_reference(0, 0, 1000, 0, 1000, 0)
+    th = 0.0
+    for i in range(104 * 8):
+        rate = 10.0 if 104 * 2 <= i < 104 * 4 else 0.0
+        th += rate / 104
+        a = math.radians(th)
+        # body leans towards +y: gravity seen moving towards -y; rate about -x
+        t.update(0, int(-1000 * math.sin(a)), int(1000 * math.cos(a)), int(-rate / 0.07), 0, 0)
+    t.angles()
+    print(json.dumps([t.pitch, t.roll, t.lean]))
+    """)
+    pitch, roll, lean = out
+    assert abs(pitch - 2000) < 50 and abs(roll) < 50 and abs(lean - 2000) < 50
+
+
+# --- host side -------------------------------------------------------------
+def test_settings_by_name_and_choice():
+    assert parse_settings(["alert_mode=tracking", "slouch_hold_s=2"]) == {"alert_mode": 1, "slouch_hold_s": 2}
+    with pytest.raises(ValueError, match="choose one of training, tracking, off"):
+        config_value("alert_mode", "loud")
+    with pytest.raises(ValueError, match="out of range"):
+        config_value("slouch_threshold_deg", "90")
+    with pytest.raises(ValueError, match="unknown setting"):
+        parse_settings(["slouch=3"])
+
+
+def test_calibrate_s_takes_the_first_seconds_whatever_they_hold():
+    t = np.arange(0, 5, 0.01)
+    accel = np.tile([0.0, 0.0, 1.0], (len(t), 1))
+    accel[t < 1] = [0.0, 1.0, 0.0]  # lying on its side for the first second
+    tr = Trace(t=t, accel=accel, gyro=None, meta={"forward_axis": "+x"})
+    assert trace_calibration(tr, 1.0) == [0, 1000, 0, 1000, 0, 0]
+    with pytest.raises(ValueError, match="lasts only"):
+        trace_calibration(tr, 10)
+
+
+# --- replays on the twin ---------------------------------------------------
+def still_then(trace, seconds, up):
+    """`seconds` of standing still (gravity along `up`, sensor noise) before `trace`."""
+    rate = trace.rate_hz
+    n = int(seconds * rate)
+    rng = np.random.default_rng(1)
+    accel = np.asarray(up, float)[None, :] + rng.normal(0, 0.004, (n, 3))
+    gyro = rng.normal(0, 0.3, (n, 3))
+    t = np.arange(n) / rate
+    g2 = trace.gyro if trace.gyro is not None else np.zeros_like(trace.accel)
+    return Trace(t=np.concatenate([t, trace.t - trace.t[0] + n / rate]), accel=np.vstack([accel, trace.accel]),
+                 gyro=np.vstack([gyro, g2]), meta=dict(trace.meta))
+
+
+def walking_from_rest(up=(0.0, 0.0, 1.0)):
+    """Standing still (gravity along `up`) for 7 s, then running off forwards
+    (+x) from rest: the generated run in body axes."""
+    trace, _ = generated_run(seconds=16.0, from_rest=True, mounted=False)
+    return still_then(trace, 4.0, up)
+
+
+def calibrate_on_twin(trace, press=None, flash_dir=None):
+    """Calibration by a long press (press=start s) or by the CALIBRATE command."""
+    presses = [(press, 2.0)] if press is not None else []
+    with Twin(trace, flash_dir=flash_dir, presses=presses, stop_at_end=False) as twin:
+        client = Client(open_port(twin.port))
+        try:
+            client.hello()
+            if press is None:
+                assert client.calibrate()["state"] == 1
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                c = client.calibration()
+                if (c["state"] != 1 and (c["refusal"] or c["state"] == 2)) and twin.alive():
+                    break
+                time.sleep(0.05)
+            return c, twin.events()
+        finally:
+            client.close()
+
+
+def test_long_press_calibrates_upright_and_forward(tmp_path):
+    c, events = calibrate_on_twin(walking_from_rest(), press=0.3, flash_dir=tmp_path)
+    assert c["state"] == 2 and c["refusal"] == 0
+    up = np.array([c["up_x"], c["up_y"], c["up_z"]]) / 1000
+    fwd = np.array([c["fwd_x"], c["fwd_y"], c["fwd_z"]]) / 1000
+    assert up @ [0, 0, 1] > 0.99
+    assert fwd @ [1, 0, 0] > 0.9, f"forward {fwd} should be +x, where the run goes"
+    ons = [e for e in events if e[0] == "buzz"]
+    assert len(ons) >= 3  # the calibration's buzzes
+    assert '"calibration"' in (tmp_path / "config.json").read_text()
+
+
+def test_calibration_while_moving_is_refused_and_the_old_one_kept(tmp_path):
+    (tmp_path / "config.json").write_text('{"calibration": [0, 0, 1000, 0, 1000, 0]}')
+    trace, _ = generated_run(seconds=14.0)
+    running = Trace(t=trace.t[trace.t > 3.5], accel=trace.accel[trace.t > 3.5], gyro=None)  # running throughout
+    c, _ = calibrate_on_twin(running, flash_dir=tmp_path)
+    assert c["refusal"] == REFUSAL["MOVING"]
+    assert c["state"] == 2 and [c["fwd_x"], c["fwd_y"], c["fwd_z"]] == [0, 1000, 0]
+
+
+def test_calibration_lying_down_is_refused(tmp_path):
+    c, events = calibrate_on_twin(walking_from_rest(up=(-1.0, 0.0, 0.0)), press=0.3, flash_dir=tmp_path)
+    assert c["state"] == 0 and c["refusal"] == REFUSAL["NOT_UPRIGHT"]
+    assert not (tmp_path / "config.json").exists()
+
+
+def test_config_round_trip_rejections_and_reboot(tmp_path):
+    with Twin(None, flash_dir=tmp_path) as twin:
+        client = Client(open_port(twin.port))
+        try:
+            client.hello()
+            assert client.get_config("slouch_threshold_deg") == 12
+            assert client.set_config("slouch_threshold_deg", 20) == 20
+            assert client.set_config("alert_mode", config_value("alert_mode", "tracking")) == 1
+            with pytest.raises(DeviceError, match="BAD_VALUE"):
+                client.set_config("slouch_threshold_deg", 99)
+            with pytest.raises(DeviceError, match="UNKNOWN_KEY"):
+                client.set_config("slouch_volume", 3)
+            with pytest.raises(DeviceError, match="UNKNOWN_KEY"):
+                client.get_config("nonsense")
+            assert client.get_config("slouch_threshold_deg") == 20
+        finally:
+            client.close()
+    with Twin(None, flash_dir=tmp_path) as twin:  # a reboot: a new VM on the same flash
+        client = Client(open_port(twin.port))
+        try:
+            client.hello()
+            assert client.get_config("slouch_threshold_deg") == 20
+            assert client.get_config("alert_mode") == 1
+        finally:
+            client.close()
+
+
+def lean_profile(t, angle, start=20.0, ramp=5.0):
+    return angle * np.clip((t - t[0] - start) / ramp, 0, 1)
+
+
+def test_an_added_lean_on_generated_running_raises_one_alert_and_steps_carry_pitch():
+    trace, _ = generated_run(seconds=60.0, mounted=False)
+    leaned = add_lean(trace, lean_profile(trace.t, 25.0), axis_vector("+x"))
+    leaned.meta["forward_axis"] = "+x"
+    report, _ = run_replay(leaned, calibrate_s=2.0)
+    assert len(report["alerts"]) == 1
+    a = report["alerts"][0]
+    # over 12 deg (threshold) for 5 s (hold), from a ramp that crosses 12 deg at about 22.4 s
+    assert 26.0 < a["start"] < 31.0 and a["end"] is not None
+    late = [s["pitch"] for s in report["steps"] if s["t"] > 35]
+    assert abs(np.median(late) - 25.0) < 3.0
+    assert all(s["roll"] is not None for s in report["steps"])
+
+
+# --- real recordings ---------------------------------------------------------
+@pytest.fixture(scope="module")
+def sisfall():
+    return load("sisfall") if SHARED else []
+
+
+@needs_shared
+def test_every_trunk_bend_alerts(sisfall):
+    d16 = [r for r in sisfall if r.meta["activity"] == "D16"]
+    settings = parse_settings(["slouch_hold_s=2", "alert_when=always"])
+    missed = []
+    for rec in d16:
+        report, _ = run_replay(rec.trace, settings=settings, calibrate_s=1.0)
+        if not report["alerts"]:
+            missed.append(rec.name)
+    print(f"\nD16 trunk bends: {len(d16) - len(missed)}/{len(d16)} raised an alert")
+    assert len(d16) >= 50 and not missed
+
+
+# D04_SA07 (jogging quickly): the trunk's lean drifts forward through the trial,
+# +16 deg by the end in the low-passed accelerometer alone, so the coach buzzes
+# (from 62 s); kept visible as an expected failure rather than tuned away.
+DRIFTING = {"sisfall/D04_SA07_R01"}
+
+
+def walking_jogging_names():
+    if SHARED is None:
+        return []
+    return sorted(r.name for r in load_sisfall(SHARED / "sisfall_waist", codes=["D01", "D02", "D03", "D04"]))
+
+
+@needs_shared
+def test_false_alert_rate_walking_and_jogging(sisfall):
+    trials = [r for r in sisfall if r.meta["activity"] in ("D01", "D02", "D03", "D04")]
+    alerted, alerts = [], 0
+    for rec in trials:
+        report, _ = run_replay(rec.trace)
+        if report["alerts"]:
+            alerted.append(rec.name)
+            alerts += len(report["alerts"])
+    hours = sum(r.trace.duration_s for r in trials) / 3600
+    print(f"\nD01-D04 walking/jogging, default config: {alerts} alert(s) in {hours:.2f} h "
+          f"= {alerts / hours:.2f} false alerts per hour ({', '.join(alerted) or 'none'})")
+    assert len(trials) >= 40 and set(alerted) <= DRIFTING
+
+
+@needs_shared
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(
+    strict=True, reason="the lean drifts +16 deg during the trial")) if n in DRIFTING else n
+    for n in walking_jogging_names() if n in DRIFTING])
+def test_drifting_trial_still_alerts(sisfall, name):
+    rec = next(r for r in sisfall if r.name == name)
+    report, _ = run_replay(rec.trace)
+    assert not report["alerts"]
+
+
+def lean_accuracy(trace, forward, angles, calibrate_s=2.0):
+    trace = Trace(t=trace.t, accel=trace.accel, gyro=trace.gyro, meta=dict(trace.meta, forward_axis=forward))
+    base, _ = run_replay(trace, calibrate_s=calibrate_s)
+    t_end = trace.t[-1]
+
+    def hold(report):
+        return np.median([s["pitch"] for s in report["steps"] if 30.0 < s["t"] - trace.t[0] < t_end - 1])
+    errors = {}
+    for angle in angles:
+        leaned = add_lean(trace, lean_profile(trace.t, angle), axis_vector(forward))
+        leaned.meta.update(trace.meta)
+        report, _ = run_replay(leaned, calibrate_s=calibrate_s)
+        errors[angle] = hold(report) - hold(base) - angle
+    return errors
+
+
+@needs_shared
+def test_added_lean_reads_within_2_degrees_walking():
+    rec = next(r for r in load("mobgap") if "Test11" in r.name)
+    errors = lean_accuracy(rec.trace, "+z", (5, 10, 15, 25))
+    print(f"\nwalking ({rec.name}): read minus added lean, deg: "
+          + ", ".join(f"{a}: {e:+.2f}" for a, e in errors.items()))
+    assert all(abs(e) <= 2.0 for e in errors.values())
+
+
+@needs_shared
+def test_added_lean_reads_within_2_degrees_running():
+    rec = next(r for r in load_sisfall(SHARED / "sisfall_waist", codes=["D04"]))
+    errors = lean_accuracy(rec.trace, rec.meta["forward_axis"], (5, 10, 15, 25))
+    print(f"\njogging ({rec.name}): read minus added lean, deg: "
+          + ", ".join(f"{a}: {e:+.2f}" for a, e in errors.items()))
+    assert all(abs(e) <= 2.0 for e in errors.values())
