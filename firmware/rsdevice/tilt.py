@@ -23,6 +23,11 @@ _LEAN_SHIFT = const(5)      # stride-averaged lean: tau = 32 updates x 4 samples
 _ATAN = tuple(int(math.degrees(math.atan(i / 32)) * 100 + 0.5) for i in range(34))
 
 
+@micropython.native
+def _clamp(v):
+    return _M_MAX if v > _M_MAX else (-_M_MAX if v < -_M_MAX else v)
+
+
 def atan2_cdeg(y, x):
     """Integer atan2 in centidegrees (-18000..18000), within 0.01 deg."""
     ay = -y if y < 0 else y
@@ -183,27 +188,20 @@ class Tilt:
         big_x += ((((my * wz - mz * wy) >> 8) * k) >> 10) + (((ax << 9) - big_x) >> _AVG_SHIFT)
         big_y += ((((mz * wx - mx * wz) >> 8) * k) >> 10) + (((ay << 9) - big_y) >> _AVG_SHIFT)
         big_z += ((((mx * wy - my * wx) >> 8) * k) >> 10) + (((az << 9) - big_z) >> _AVG_SHIFT)
-        self.mx = _M_MAX if big_x > _M_MAX else (-_M_MAX if big_x < -_M_MAX else big_x)
-        self.my = _M_MAX if big_y > _M_MAX else (-_M_MAX if big_y < -_M_MAX else big_y)
-        self.mz = _M_MAX if big_z > _M_MAX else (-_M_MAX if big_z < -_M_MAX else big_z)
+        self.mx = _clamp(big_x)
+        self.my = _clamp(big_y)
+        self.mz = _clamp(big_z)
         if n % _CORR_EVERY == 0:
             self._correct()
 
     def _start(self, ax, ay, az):
-        big_x = ax << 9
-        big_y = ay << 9
-        big_z = az << 9
-        self.mx = _M_MAX if big_x > _M_MAX else (-_M_MAX if big_x < -_M_MAX else big_x)
-        self.my = _M_MAX if big_y > _M_MAX else (-_M_MAX if big_y < -_M_MAX else big_y)
-        self.mz = _M_MAX if big_z > _M_MAX else (-_M_MAX if big_z < -_M_MAX else big_z)
-        mx = self.mx >> 6
-        my = self.my >> 6
-        mz = self.mz >> 6
-        m = isqrt(mx * mx + my * my + mz * mz)
-        if m > 0:
-            self.gx = (mx * _ONE // m) << 6
-            self.gy = (my * _ONE // m) << 6
-            self.gz = (mz * _ONE // m) << 6
+        self.mx = _clamp(ax << 9)
+        self.my = _clamp(ay << 9)
+        self.mz = _clamp(az << 9)
+        self.gx = self.mx
+        self.gy = self.my
+        self.gz = self.mz
+        self._renorm()
 
     @micropython.native
     def _correct(self):
