@@ -309,3 +309,32 @@ def test_added_lean_reads_within_2_degrees_running():
     print(f"\njogging ({rec.name}): read minus added lean, deg: "
           + ", ".join(f"{a}: {e:+.2f}" for a, e in errors.items()))
     assert all(abs(e) <= 2.0 for e in errors.values())
+
+
+def test_slouch_modes_hold_hysteresis_cooldown_and_repeats():
+    """At 104 Hz: lean 20 deg for 100 s, 9 deg for 10 s, then 7 deg (threshold 12, hysteresis 4)."""
+    out = vm_json("""
+    import json
+    from rsdevice import config
+    from rsdevice.posture import Slouch
+    res = {}
+    for mode in (0, 1, 2):
+        cfg = config.defaults()
+        cfg["alert_mode"] = mode
+        cfg["slouch_cooldown_s"] = 10
+        s = Slouch(104, cfg)
+        log = []
+        for n in range(0, 104 * 120, 4):
+            lean = 2000 if n < 104 * 100 else (900 if n < 104 * 110 else 700)
+            ev = s.update(n, lean, True)
+            if ev or s.buzz_now:
+                log.append([n // 104, ev, s.buzz_now])
+        res[str(mode)] = log
+    print(json.dumps(res))
+    """)
+    training, tracking, off = out["0"], out["1"], out["2"]
+    # start after the 5 s hold with a buzz, 2 repeats 10 s apart (3 buzzes at most);
+    # 9 deg lies between threshold - hysteresis and threshold: the alert goes on until 7 deg
+    assert training == [[5, 1, True], [15, 2, True], [25, 2, True], [110, 3, False]]
+    assert tracking == [[5, 1, False], [110, 3, False]]
+    assert off == []
