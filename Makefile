@@ -7,7 +7,7 @@ TYPINGS := .typings
 PORT ?= /dev/ttyUSB0
 FIRMWARE_FILES := $(shell find firmware -name '*.py')
 
-.PHONY: setup test demo check flash bench protocol clean
+.PHONY: setup test demo check flash bench bench-gait protocol clean
 
 setup: $(STAMP)
 
@@ -38,6 +38,11 @@ protocol: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m tests.bench_replay
+
+# step detection on every shared recording with a reference, side by side with mobgap
+bench-gait: $(STAMP)
+	$(BIN)/pip install -q -e '.[dev,bench]'
+	$(BIN)/retrostride bench gait --markdown build/bench-gait.md
 
 # copy the firmware to a real board over USB (mpremote)
 flash: $(STAMP)

@@ -12,7 +12,7 @@ def _log(n_steps):
                              alert_when=0)
     for i in range(n_steps):
         out += wire.encode_record("STEP", t_ms=1000 + 350 * i, interval_ms=350, cadence_dspm=1714, peak_mg=900,
-                                  pitch_cdeg=-250 + i, roll_cdeg=120)
+                                  pitch_cdeg=-250 + i, roll_cdeg=120, lag_ms=80)
     return out
 
 

@@ -140,7 +140,7 @@ class App:
                 tilt.angles()
             self.writer.write(S.R_STEP, self.t_ms(det.step_n), min(det.interval * 1000 // self.imu.odr_hz, 0xFFFF),
                               min(det.cadence_dspm, 0xFFFF), min(max(det.peak, 0), 0xFFFF),
-                              tilt.pitch, tilt.roll)
+                              tilt.pitch, tilt.roll, self.t_ms(det.n) - self.t_ms(det.step_n))
 
     def log_bout(self, n, kind):
         if self.writer and n >= self.first_sample:

@@ -4,9 +4,9 @@ Do not edit: change the catalogue and regenerate (a test fails when stale)."""
 from micropython import const
 
 PROTOCOL_VERSION = const(1)
-LOG_FORMAT_VERSION = const(2)
+LOG_FORMAT_VERSION = const(3)
 FW_VERSION = (0, 1, 0)
-SCHEMA_HASH = 2134668955
+SCHEMA_HASH = 4288876709
 MAGIC0 = const(165)
 MAGIC1 = const(90)
 MAX_PAYLOAD = const(512)
@@ -131,7 +131,7 @@ CONFIG = {
 # record type -> struct format of its payload
 RECORD = {
     1: '<BBBBIIIHBHhhhhhhHHBHBB',  # HEADER
-    2: '<IHHHhh',  # STEP
+    2: '<IHHHhhH',  # STEP
     3: '<Ih',  # ALERT_START
     4: '<I',  # ALERT_END
     5: '<IBH',  # FAULT

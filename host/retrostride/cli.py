@@ -173,6 +173,21 @@ def cmd_datasets(args):
     return 0
 
 
+def cmd_bench_gait(args):
+    from . import gaitbench
+    with_mobgap = not args.no_mobgap
+    if with_mobgap and not gaitbench.have_mobgap():
+        raise LookupError("mobgap is not installed: `pip install -e '.[bench]'` (or `make bench-gait`), "
+                          "or pass --no-mobgap")
+    results = gaitbench.run(args.datasets, args.root, with_mobgap=with_mobgap, progress=not args.quiet)
+    gaitbench.print_table(results, console)
+    if args.markdown:
+        Path(args.markdown).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.markdown).write_text(gaitbench.markdown(results))
+        console.print(f"wrote {args.markdown}")
+    return 0
+
+
 def cmd_demo(args):
     from .datasets import load, shared_traces
     from .demo_trace import generated_run
@@ -245,6 +260,16 @@ def main(argv=None):
     d.add_argument("--out", required=True)
     d.add_argument("--root", help="folder holding the set (default ../shared/traces)")
     d.set_defaults(func=cmd_datasets)
+
+    b = sub.add_parser("bench", help="benchmarks on the shared recordings")
+    bsub = b.add_subparsers(dest="bench", required=True)
+    bg = bsub.add_parser("gait", help="step detection: the device vs mobgap against each set's reference")
+    bg.add_argument("--datasets", nargs="+", choices=["alcantara", "voisard", "mobgap", "gaitpy"])
+    bg.add_argument("--root", help="folder holding the sets (default ../shared/traces)")
+    bg.add_argument("--markdown", help="also write the table here as Markdown")
+    bg.add_argument("--no-mobgap", action="store_true", help="score the device alone")
+    bg.add_argument("--quiet", action="store_true", help="no progress bar")
+    bg.set_defaults(func=cmd_bench_gait)
 
     m = sub.add_parser("demo", help="replay a default trace end to end")
     m.add_argument("--generated", action="store_true", help="use the built-in generated trace")

@@ -66,7 +66,7 @@ def load_mobgap(root):
     """data_csv/HA/<subject>/TimeMeasure1_<test>_<trial>.csv at 100 Hz (acc in g,
     gyro in deg/s); reference initial contacts from the INDIP system, as
     extracted in reference_initial_contacts_lowerback.json. Scored only inside
-    the reference's walking bouts."""
+    the reference's walking bouts (meta "bouts": [start, end] spans)."""
     root = Path(root)
     ref = json.loads((root / "reference_initial_contacts_lowerback.json").read_text())
     out = []
@@ -82,9 +82,20 @@ def load_mobgap(root):
         bouts = ref[key]["INDIP"]
         if not bouts:
             continue  # no reference walking bout for this trial (HA/002/Test5)
-        ics = np.array(sorted(ic for b in bouts for ic in b["initial_contacts_s"]))
+        # NaN: a step the reference saw but could not time; the span between its
+        # timed neighbours is left unscored rather than guessed
+        spans = []
+        for b in bouts:
+            run = []
+            for ic in b["initial_contacts_s"] + [float("nan")]:
+                if ic == ic:
+                    run.append(ic)
+                elif run:
+                    spans.append([run[0], run[-1]])
+                    run = []
+        ics = np.array(sorted(ic for b in bouts for ic in b["initial_contacts_s"] if ic == ic))
         meta = {"source": "Mobilise-D mobgap example data (Apache-2.0)", "placement": "lower back (L5)",
-                "licence": "Apache-2.0", "bouts": json.dumps([[b["start_s"], b["end_s"]] for b in bouts])}
+                "licence": "Apache-2.0", "bouts": json.dumps(spans)}
         out.append(Recording(name=f"mobgap/{subject}/{test}/{trial}",
                              trace=Trace(t=t, accel=accel, gyro=gyro, meta=meta), ref_steps=ics,
                              scored_from=min(b["start_s"] for b in bouts),
@@ -148,7 +159,10 @@ def load_voisard(root):
     """GaitData/<subject>-<trial>_lb.txt at 100 Hz (Xsens MTw: acc m/s^2, gyro
     rad/s, tab separated, one 'Acquisition frequency' line first) and
     <subject>-<trial>.json with Left/RightFootEvents as [foot-off, initial
-    contact] sample pairs; scored within TrialBoundaries."""
+    contact] sample pairs; scored within TrialBoundaries. The sample indices
+    count packets, not rows: where the MTw dropped packets (PacketCounter
+    jumps, up to ~3 % of a trial) only the packet time base lines the
+    footsteps up with the signal (trials 1-6, 2-3 show it)."""
     root = Path(root)
     folder = root / "GaitData" if (root / "GaitData").is_dir() else root
     out = []
@@ -191,12 +205,21 @@ def load_gaitpy(root):
              for x in times]
     t = np.array(epoch)
     with open(root / "demo_gait_features.csv", newline="") as f:
-        ics = np.array(sorted(float(r["IC"]) / 1000.0 for r in csv.DictReader(f)))
+        rows = list(csv.DictReader(f))
     t0 = t[0]
+    ics = np.array(sorted(float(r["IC"]) / 1000.0 for r in rows)) - t0
+    # GaitPy's walking bouts: only inside them does its IC list claim every step
+    bouts = {}
+    for r in rows:
+        start = dt.datetime.strptime(r["bout_start_time"], "%Y-%m-%d %H:%M:%S.%f").replace(
+            tzinfo=dt.timezone.utc).timestamp() - t0
+        bouts[r["bout_number"]] = [round(start, 3), round(start + float(r["bout_length_sec"]), 3)]
     meta = {"source": "GaitPy 1.6.1 demo (PyPI gaitpy, MIT)", "placement": "lower back",
-            "reference": "GaitPy's own initial contacts (a peer, not truth)"}
+            "reference": "GaitPy's own initial contacts (a peer, not truth)",
+            "bouts": json.dumps(sorted(bouts.values()))}
     return [Recording(name="gaitpy/demo", trace=Trace(t=t - t0, accel=np.array(accel), gyro=None, meta=meta),
-                      ref_steps=ics - t0, meta=meta)]
+                      ref_steps=ics, scored_from=min(b[0] for b in bouts.values()),
+                      scored_to=max(b[1] for b in bouts.values()), meta=meta)]
 
 
 LOADERS = {"alcantara": ("alcantara_sacral_running", load_alcantara),

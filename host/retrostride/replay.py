@@ -138,6 +138,7 @@ def build_report(log, events, trace, wall_s):
                       "interval_s": s["interval_ms"] / 1000.0 if s["interval_ms"] else None,
                       "cadence_spm": s["cadence_dspm"] / 10.0 if s["cadence_dspm"] else None,
                       "peak_mg": s["peak_mg"],
+                      "lag_s": s["lag_ms"] / 1000.0,  # confirmed this long after t
                       # degrees against the reference upright; None before there is one
                       "pitch": s["pitch_cdeg"] / 100.0 if referenced else None,
                       "roll": s["roll_cdeg"] / 100.0 if referenced else None})

@@ -89,7 +89,7 @@ REFUSALS = (
 # (low 16 bits of crc32 over type, length, payload). Append-only; a reader
 # keeps every complete record before a torn or corrupt one.
 RECORD_MAGIC = 0xB5
-LOG_FORMAT_VERSION = 2
+LOG_FORMAT_VERSION = 3
 
 RECORDS = (
     ("HEADER", 0x01, (
@@ -107,9 +107,10 @@ RECORDS = (
         ("alert_mode", "B"), ("alert_when", "B"))),
     # t_ms counts from the session's first sample, on the IMU's sample clock.
     # pitch (forward lean +) and roll (right +) of the trunk, centidegrees,
-    # relative to the reference upright.
+    # relative to the reference upright. lag_ms: how long after t_ms the
+    # detector confirmed the step (its real-time delay, FIFO batching aside).
     ("STEP", 0x02, (("t_ms", "I"), ("interval_ms", "H"), ("cadence_dspm", "H"),
-                    ("peak_mg", "H"), ("pitch_cdeg", "h"), ("roll_cdeg", "h"))),
+                    ("peak_mg", "H"), ("pitch_cdeg", "h"), ("roll_cdeg", "h"), ("lag_ms", "H"))),
     # a slouch alert: the stride-averaged pitch when it started
     ("ALERT_START", 0x03, (("t_ms", "I"), ("pitch_cdeg", "h"))),
     ("ALERT_END", 0x04, (("t_ms", "I"),)),

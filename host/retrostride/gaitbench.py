@@ -1,0 +1,295 @@
+"""`retrostride bench gait` (`make bench-gait`): every shared recording with
+reference steps goes through the shipped firmware on the twin, and through
+mobgap's three lower-back detectors (offline, given the true vertical), and
+all are scored the same way:
+
+- a detection matches a reference step within +-100 ms once the detector's
+  median offset from the reference (per dataset) is removed; F1 from those;
+- step-count error inside the scored windows;
+- cadence error over 10 s windows (cadence from the step times in each);
+- the device's real-time latency: reference step -> the sample at which the
+  device confirmed it (the STEP record's lag), FIFO batching aside.
+
+Scored windows: a set's own (trial boundaries, reference walking bouts); the
+first second of each Alcantara trial is warm-up. GaitPy's demo steps are a
+peer's output, so it is shown apart and kept out of the pooled figures."""
+import json
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .datasets import load, shared_traces
+from .replay import run_replay
+
+TOLERANCE_S = 0.100
+CADENCE_WINDOW_S = 10.0
+WARMUP_S = {"alcantara": 1.0}  # the first second of each 5 s trial
+DATASETS = {  # name: (activity, reference, pooled)
+    "alcantara": ("running", "force plate", True),
+    "voisard": ("walking", "foot IMUs, hand checked", True),
+    "mobgap": ("walking", "INDIP multi-sensor", True),
+    "gaitpy": ("walking", "GaitPy's output (a peer)", False),
+}
+DEVICE = "RetroStride (device)"
+MOBGAP = ("IcdIonescu", "IcdShinImproved", "IcdHKLeeImproved")
+
+
+def scored_windows(rec, dataset):
+    """[(lo, hi), ...] in trace time where the reference claims every step."""
+    bouts = json.loads(rec.meta["bouts"]) if rec.meta and rec.meta.get("bouts") else None
+    spans = bouts or [(rec.scored_from, min(rec.scored_to, float(rec.trace.t[-1])))]
+    warm = float(rec.trace.t[0]) + WARMUP_S.get(dataset, 0.0)
+    return [(max(lo, warm), hi) for lo, hi in spans if hi > max(lo, warm)]
+
+
+def in_windows(times, windows, margin=0.0):
+    """Boolean mask: which times fall in any window, widened by margin."""
+    times = np.asarray(times, dtype=float)
+    keep = np.zeros(len(times), dtype=bool)
+    for lo, hi in windows:
+        keep |= (times >= lo - margin) & (times <= hi + margin)
+    return keep
+
+
+def inside(times, windows, margin=0.0):
+    times = np.asarray(times, dtype=float)
+    return times[in_windows(times, windows, margin)]
+
+
+def offsets(ref, det):
+    """det - nearest reference step, for each detection (ref sorted)."""
+    ref = np.asarray(ref, dtype=float)
+    det = np.asarray(det, dtype=float)
+    if not len(ref) or not len(det):
+        return np.array([])
+    if len(ref) == 1:
+        return det - ref[0]
+    i = np.clip(np.searchsorted(ref, det), 1, len(ref) - 1)
+    before, after = ref[i - 1], ref[i]
+    return np.where(abs(det - before) < abs(det - after), det - before, det - after)
+
+
+def match(ref, det, tol=TOLERANCE_S):
+    """One-to-one matches of sorted detections to sorted references within
+    +-tol, earliest first (optimal on a line). -> [(i_ref, i_det), ...]"""
+    pairs, i, j = [], 0, 0
+    while i < len(ref) and j < len(det):
+        d = det[j] - ref[i]
+        if abs(d) <= tol:
+            pairs.append((i, j))
+            i += 1
+            j += 1
+        elif d < 0:
+            j += 1
+        else:
+            i += 1
+    return pairs
+
+
+def window_cadence(times, lo, hi):
+    """Steps/min from the step times in [lo, hi]: (k-1) intervals over their span."""
+    t = times[(times >= lo) & (times <= hi)]
+    return 60.0 * (len(t) - 1) / (t[-1] - t[0]) if len(t) >= 2 and t[-1] > t[0] else 0.0
+
+
+def cadence_windows(windows):
+    """Each scored window split into equal parts of at least 10 s (or whole if shorter)."""
+    out = []
+    for lo, hi in windows:
+        n = max(1, int((hi - lo) // CADENCE_WINDOW_S))
+        edges = np.linspace(lo, hi, n + 1)
+        out += list(zip(edges[:-1], edges[1:]))
+    return out
+
+
+@dataclass
+class Score:
+    """One detector on one dataset (or pooled)."""
+    traces: int = 0
+    ref: int = 0
+    det: int = 0
+    tp: int = 0
+    offset_s: float = 0.0
+    realtime_s: list = field(default_factory=list)   # device only
+    cadence_err: list = field(default_factory=list)  # det - ref, steps/min, per window
+
+    @property
+    def fp(self):
+        return self.det - self.tp
+
+    @property
+    def fn(self):
+        return self.ref - self.tp
+
+    @property
+    def f1(self):
+        return 2 * self.tp / (self.ref + self.det) if self.ref + self.det else 0.0
+
+    @property
+    def count_err_pct(self):
+        return 100.0 * (self.det - self.ref) / self.ref if self.ref else 0.0
+
+    @property
+    def cadence_mae(self):
+        return float(np.median(np.abs(self.cadence_err))) if self.cadence_err else float("nan")
+
+    def add(self, other):
+        self.traces += other.traces
+        self.ref += other.ref
+        self.det += other.det
+        self.tp += other.tp
+        self.realtime_s += other.realtime_s
+        self.cadence_err += other.cadence_err
+
+
+def score(runs, dataset):
+    """runs: [(rec, det_times, lags or None)] for one detector on one dataset."""
+    offs = np.concatenate([offsets(rec.ref_steps, inside(det, scored_windows(rec, dataset)))
+                           for rec, det, _ in runs] or [np.array([])])
+    offset = float(np.median(offs)) if len(offs) else 0.0
+    s = Score(offset_s=offset)
+    for rec, det, lags in runs:
+        windows = scored_windows(rec, dataset)
+        det = np.asarray(det, dtype=float)
+        lags = np.asarray(lags, dtype=float) if lags is not None else None
+        shifted = det - offset
+        ref = inside(rec.ref_steps, windows)
+        # detections near a window take part; an unmatched one counts as false only inside
+        cand = np.flatnonzero(in_windows(shifted, windows, TOLERANCE_S))
+        pairs = match(ref, shifted[cand])
+        unmatched = np.setdiff1d(cand, cand[[j for _, j in pairs]] if pairs else [])
+        counted = len(pairs) + int(in_windows(shifted[unmatched], windows).sum())
+        s.traces += 1
+        s.ref += len(ref)
+        s.det += counted
+        s.tp += len(pairs)
+        if lags is not None:
+            s.realtime_s += [det[cand[j]] + lags[cand[j]] - ref[i] for i, j in pairs]
+        for lo, hi in cadence_windows(windows):
+            r = window_cadence(ref, lo, hi)
+            if r:
+                s.cadence_err.append(window_cadence(shifted, lo, hi) - r)
+    return s
+
+
+# --- the detectors --------------------------------------------------------
+def device_steps(trace):
+    """Step times and confirmation lags from the firmware on the twin."""
+    report, _ = run_replay(trace)
+    steps = report["steps"]
+    return np.array([s["t"] for s in steps]), np.array([s["lag_s"] for s in steps])
+
+
+def body_frame(trace):
+    """The trace in mobgap's body frame (m/s^2, deg/s): acc_is along the true
+    vertical (the recording's mean gravity direction), pa along the loader's
+    forward axis when it has one, ml completing the right-handed frame."""
+    import pandas as pd
+    from .trace import axis_vector
+    g = 9.80665
+    up = trace.accel.mean(axis=0)
+    up /= np.linalg.norm(up)
+    fwd = axis_vector(trace.meta["forward_axis"]) if trace.meta.get("forward_axis") else np.eye(3)[np.argmin(abs(up))]
+    fwd = fwd - fwd.dot(up) * up
+    fwd /= np.linalg.norm(fwd)
+    ml = np.cross(up, fwd)
+    rot = np.vstack([up, ml, fwd])
+    acc = trace.accel @ rot.T * g
+    gyr = trace.gyro @ rot.T if trace.gyro is not None else np.zeros_like(acc)
+    cols = {"acc_is": acc[:, 0], "acc_ml": acc[:, 1], "acc_pa": acc[:, 2],
+            "gyr_is": gyr[:, 0], "gyr_ml": gyr[:, 1], "gyr_pa": gyr[:, 2]}
+    return pd.DataFrame(cols)
+
+
+def mobgap_steps(trace, name):
+    """Initial contacts (s, trace time) from one of mobgap's detectors, offline."""
+    from mobgap import initial_contacts
+    algo = getattr(initial_contacts, name)()
+    algo.detect(body_frame(trace), sampling_rate_hz=trace.rate_hz)
+    ics = algo.ic_list_["ic"].to_numpy(dtype=int)
+    return np.sort(trace.t[np.clip(ics, 0, len(trace.t) - 1)])
+
+
+def have_mobgap():
+    try:
+        import mobgap.initial_contacts  # noqa: F401
+        return True
+    except ImportError:
+        return False
+
+
+# --- the run --------------------------------------------------------------
+def run(datasets=None, root=None, with_mobgap=True, progress=True):
+    """-> {dataset: {detector: Score}}, plus 'pooled' over the sets with truth."""
+    from rich.progress import Progress
+    names = list(datasets or DATASETS)
+    if root is None and shared_traces() is None:
+        raise FileNotFoundError("no ../shared/traces beside the project (set RETROSTRIDE_TRACES)")
+    detectors = [DEVICE] + (list(MOBGAP) if with_mobgap else [])
+    loaded = {name: load(name, root) for name in names}
+    results = {}
+    with Progress(disable=not progress, transient=True) as bar:
+        task = bar.add_task("replaying", total=sum(len(v) for v in loaded.values()))
+        for name, recs in loaded.items():
+            runs = {d: [] for d in detectors}
+            for rec in recs:
+                bar.update(task, description=f"{rec.name}")
+                det, lags = device_steps(rec.trace)
+                runs[DEVICE].append((rec, det, lags))
+                for m in detectors[1:]:
+                    runs[m].append((rec, mobgap_steps(rec.trace, m), None))
+                bar.advance(task)
+            results[name] = {d: score(r, name) for d, r in runs.items()}
+    pooled = {d: Score() for d in detectors}
+    for name, per in results.items():
+        if DATASETS.get(name, ("", "", False))[2]:
+            for d, s in per.items():
+                pooled[d].add(s)
+    results["pooled"] = pooled
+    return results
+
+
+def rows(results):
+    head = ["dataset", "detector", "traces", "ref steps", "TP", "FP", "FN", "F1", "offset ms",
+            "real-time ms", "count err %", "cadence err spm"]
+    out = []
+    for name, per in results.items():
+        for d, s in per.items():
+            rt = f"{1000 * np.median(s.realtime_s):.0f}" if s.realtime_s else "-"
+            off = f"{1000 * s.offset_s:+.0f}" if name != "pooled" else "-"
+            out.append([name, d, str(s.traces), str(s.ref), str(s.tp), str(s.fp), str(s.fn), f"{s.f1:.3f}",
+                        off, rt, f"{s.count_err_pct:+.1f}", f"{s.cadence_mae:.2f}"])
+    return head, out
+
+
+def legend(results):
+    sets = [f"{n}: {DATASETS[n][0]}, reference {DATASETS[n][1]}" for n in results if n in DATASETS]
+    pooled = ", ".join(n for n in results if DATASETS.get(n, ("", "", False))[2])
+    return "; ".join(sets) + f". Pooled: {pooled}."
+
+
+def markdown(results):
+    head, body = rows(results)
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(r) + " |" for r in body]
+    return "\n".join(lines) + "\n\n" + legend(results) + "\n"
+
+
+def print_table(results, console=None):
+    """The table on the terminal (at least 150 columns wide, so no cell is cut)."""
+    from rich.console import Console
+    from rich.table import Table
+    head, body = rows(results)
+    table = Table(title=f"Step detection: F1 within +-{1000 * TOLERANCE_S:.0f} ms after the median offset; "
+                        f"median |cadence error| over {CADENCE_WINDOW_S:.0f} s windows")
+    for h in head:
+        table.add_column(h, justify="left" if h in ("dataset", "detector") else "right")
+    last = None
+    for r in body:
+        if last is not None and r[0] != last:
+            table.add_section()
+        last = r[0]
+        table.add_row(*r)
+    table.caption = legend(results)
+    console = console or Console()
+    Console(width=max(150, console.width), file=console.file).print(table)
