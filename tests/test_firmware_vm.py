@@ -1,6 +1,8 @@
 """Firmware modules on the real MicroPython VM (bounded heap)."""
 import tempfile
 
+from rsproto import catalogue as cat
+
 from .conftest import run_vm, vm_json
 
 
@@ -140,7 +142,8 @@ def test_config_rejects_out_of_range_and_unknown_keys():
         c, cal = config.load()
         print(json.dumps([c["step_floor_mg"], c["step_min_ms"], c["alert_mode"], "nonsense" in c, cal]))
         """, cwd=tmp)
-    assert out == [120, 300, 0, False, None]
+    floor_default = next(c[1] for c in cat.CONFIG if c[0] == "step_floor_mg")
+    assert out == [floor_default, 300, 0, False, None]
 
 
 def test_firmware_imports_within_the_heap_budget():

@@ -24,20 +24,25 @@ def isqrt(v):
 
 class StepDetector:
     """Feed update(ax, ay, az) in mg at odr_hz; it returns True when a step is
-    confirmed, then `step_n` (sample index of the step's vertical peak),
-    `interval` (samples since the previous step, 0 after a pause) and
-    `cadence_dspm` (steps/min x10) describe it.
+    confirmed, then `step_n` (sample index of the foot's contact), `n - step_n`
+    (how late the detector knew), `interval` (samples since the previous step,
+    0 after a pause) and `cadence_dspm` (steps/min x10) describe it.
 
     Physiology sets the constants: steps come 0.26-1.0 s apart (60-230
     steps/min); a step's peak is at least `floor_mg` above gravity; the next
     step cannot come sooner than 60 % of the recent interval (one foot's double
-    bump is not two steps)."""
+    bump is not two steps). The contact is dated where the vertical
+    acceleration last rose through gravity before the peak: the trunk's
+    acceleration is (ground force - weight) / mass, so that is where the foot
+    starts carrying the body. The peak itself wanders 30-130 ms after contact
+    with slope and foot strike; the rise does not."""
 
-    def __init__(self, odr_hz, floor_mg=120, min_step_ms=250):
+    def __init__(self, odr_hz, floor_mg=100, min_step_ms=250):
         self.odr = odr_hz
         self.floor = floor_mg
         self.min_gap = min_step_ms * odr_hz // 1000
         self.max_gap = 2 * odr_hz  # longer than this is a pause, not a step
+        self.max_rise = odr_hz * 3 // 10  # a contact rises to its peak within 0.3 s
         self.n = -1
         self.gx = 0
         self.gy = 0
@@ -52,6 +57,7 @@ class StepDetector:
         self.last = -(1 << 20)
         self.cand = 0
         self.cand_n = -1
+        self.rise_n = -(1 << 20)  # last upward crossing of gravity
         self.step_n = 0
         self.interval = 0
         self.cadence_dspm = 0
@@ -74,8 +80,11 @@ class StepDetector:
             if n % _RENORM == 0:
                 self._renorm()
         v = ((ax * self.ux + ay * self.uy + az * self.uz) >> _Q) - self.gnorm
-        lp = self.lp + ((v - self.lp) >> _LP_SHIFT)
+        before = self.lp
+        lp = before + ((v - before) >> _LP_SHIFT)
         self.lp = lp
+        if before < 0 <= lp:
+            self.rise_n = n
 
         since = n - self.last
         avg = self.interval_avg >> 4
@@ -103,6 +112,7 @@ class StepDetector:
     def _confirm(self):
         at = self.cand_n
         peak = self.cand
+        prev = self.last
         self.cand_n = -1
         interval = at - self.last
         if interval > self.max_gap:
@@ -114,7 +124,9 @@ class StepDetector:
                 self.interval_avg += ((interval << 4) - self.interval_avg) >> 2
         self.last = at
         self.peak_avg = peak if self.peak_avg == 0 else self.peak_avg + ((peak - self.peak_avg) >> 2)
-        self.step_n = at
+        # date the step at its rise, if that belongs to this peak (else the peak)
+        rise = self.rise_n
+        self.step_n = rise if rise > prev and at - rise <= self.max_rise else at
         self.interval = interval
         self.peak = peak
         self.steps += 1

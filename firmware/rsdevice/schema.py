@@ -6,7 +6,7 @@ from micropython import const
 PROTOCOL_VERSION = const(1)
 LOG_FORMAT_VERSION = const(3)
 FW_VERSION = (0, 1, 0)
-SCHEMA_HASH = 4288876709
+SCHEMA_HASH = 465486146
 MAGIC0 = const(165)
 MAGIC1 = const(90)
 MAX_PAYLOAD = const(512)
@@ -113,7 +113,7 @@ MESSAGE = {
 
 # setting -> (default, min, max)
 CONFIG = {
-    'step_floor_mg': (120, 40, 1000),
+    'step_floor_mg': (100, 40, 1000),
     'step_min_ms': (250, 150, 600),
     'slouch_threshold_deg': (12, 3, 60),
     'slouch_hold_s': (5, 1, 600),

@@ -131,7 +131,7 @@ REFERENCES = (("CALIBRATED", 1), ("AUTO", 2))
 # and for a choice the names of its values (the value is the index).
 # The host (`--set`, `retrostride config`) and the device validate against this.
 CONFIG = (
-    ("step_floor_mg", 120, 40, 1000, ()),   # smallest vertical peak that can be a step
+    ("step_floor_mg", 100, 40, 1000, ()),   # smallest vertical peak that can be a step (slow walking)
     ("step_min_ms", 250, 150, 600, ()),     # shortest step interval (230 steps/min = 261 ms)
     # posture coaching (Upright GO: ~5 s out of the neutral zone; Lumo: 3 s - 10 min)
     ("slouch_threshold_deg", 12, 3, 60, ()),  # forward lean beyond the upright that is a slouch
