@@ -104,7 +104,9 @@ class StepDetector:
                 self.cand_n = n
             elif lp < (self.cand >> 1) or n - self.cand_n > gap:
                 return self._confirm()
-        elif lp > thr and since >= gap:
+        elif lp > thr and since >= gap and self.rise_n > self.last:
+            # a new step needs its own rise through gravity: a level that stays
+            # high (a ramp across a gap, a lift) is not a train of steps
             self.cand = lp
             self.cand_n = n
         return False

@@ -179,11 +179,11 @@ def cmd_bench_gait(args):
     if with_mobgap and not gaitbench.have_mobgap():
         raise LookupError("mobgap is not installed: `pip install -e '.[bench]'` (or `make bench-gait`), "
                           "or pass --no-mobgap")
-    results = gaitbench.run(args.datasets, args.root, with_mobgap=with_mobgap, progress=not args.quiet)
-    gaitbench.print_table(results, console)
+    results, cadence = gaitbench.run(args.datasets, args.root, with_mobgap=with_mobgap, progress=not args.quiet)
+    gaitbench.print_table(results, cadence, console)
     if args.markdown:
         Path(args.markdown).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.markdown).write_text(gaitbench.markdown(results))
+        Path(args.markdown).write_text(gaitbench.markdown(results, cadence))
         console.print(f"wrote {args.markdown}")
     return 0
 
@@ -264,7 +264,8 @@ def main(argv=None):
     b = sub.add_parser("bench", help="benchmarks on the shared recordings")
     bsub = b.add_subparsers(dest="bench", required=True)
     bg = bsub.add_parser("gait", help="step detection: the device vs mobgap against each set's reference")
-    bg.add_argument("--datasets", nargs="+", choices=["alcantara", "voisard", "mobgap", "gaitpy"])
+    bg.add_argument("--datasets", nargs="+", choices=["alcantara", "voisard", "mobgap", "gaitpy", "sisfall"],
+                    help="default: all (sisfall: cadence against the spectrum, no step truth)")
     bg.add_argument("--root", help="folder holding the sets (default ../shared/traces)")
     bg.add_argument("--markdown", help="also write the table here as Markdown")
     bg.add_argument("--no-mobgap", action="store_true", help="score the device alone")

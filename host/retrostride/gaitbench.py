@@ -15,6 +15,7 @@ first second of each Alcantara trial is warm-up. GaitPy's demo steps are a
 peer's output, so it is shown apart and kept out of the pooled figures."""
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -172,6 +173,42 @@ def score(runs, dataset):
     return s
 
 
+# --- cadence without step truth (SisFall) ---------------------------------
+CADENCE_BAND_HZ = (0.75, 4.0)  # 45-240 steps/min
+
+
+def spectral_cadence(trace, lo, hi):
+    """Steps/min from the strongest frequency of the vertical acceleration in
+    [lo, hi] (vertical = the span's mean gravity; Hann window, zero-padded
+    periodogram, so the peak is located to ~0.1 steps/min)."""
+    from scipy import signal
+    k = (trace.t >= lo) & (trace.t <= hi)
+    a = trace.accel[k]
+    up = a.mean(axis=0)
+    v = a @ (up / np.linalg.norm(up))
+    v = (v - v.mean()) * np.hanning(len(v))
+    nfft = 1 << int(np.ceil(np.log2(len(v) * 16)))
+    f, p = signal.periodogram(v, trace.rate_hz, nfft=nfft)
+    band = np.flatnonzero((f >= CADENCE_BAND_HZ[0]) & (f <= CADENCE_BAND_HZ[1]))
+    return 60.0 * f[band[np.argmax(p[band])]]
+
+
+def cadence_vs_spectrum(rec, report, edge_s=5.0):
+    """(device, spectral) cadence of a trial: medians over its 10 s windows
+    (turns and the first and last `edge_s` left out) of the cadence the device
+    reported with each step and of the spectral estimate."""
+    lo, hi = float(rec.trace.t[0]) + edge_s, float(rec.trace.t[-1]) - edge_s
+    steps = [(s["t"], s["cadence_spm"]) for s in report["steps"] if s["cadence_spm"]]
+    t = np.array([x for x, _ in steps])
+    cad = np.array([c for _, c in steps])
+    device, spectral = [], []
+    for a, b in cadence_windows([(lo, hi)]):
+        k = (t >= a) & (t < b)
+        device.append(float(np.median(cad[k])) if k.any() else 0.0)
+        spectral.append(spectral_cadence(rec.trace, a, b))
+    return float(np.median(device)), float(np.median(spectral))
+
+
 # --- the detectors --------------------------------------------------------
 def device_steps(trace):
     """Step times and confirmation lags from the firmware on the twin."""
@@ -219,34 +256,49 @@ def have_mobgap():
 
 
 # --- the run --------------------------------------------------------------
+SISFALL_GAIT = ("D01", "D02", "D03", "D04")  # walking slow/fast, jogging slow/fast
+
+
 def run(datasets=None, root=None, with_mobgap=True, progress=True):
-    """-> {dataset: {detector: Score}}, plus 'pooled' over the sets with truth."""
+    """-> ({dataset: {detector: Score}, 'pooled': ...}, sisfall cadence rows).
+    Pooled is over the sets with a true reference; 'sisfall' in `datasets`
+    adds the device's cadence against the spectral estimate per trial."""
     from rich.progress import Progress
-    names = list(datasets or DATASETS)
-    if root is None and shared_traces() is None:
+    from .datasets import LOADERS, load_sisfall
+    names = list(datasets or list(DATASETS) + ["sisfall"])
+    base = root or shared_traces()
+    if base is None:
         raise FileNotFoundError("no ../shared/traces beside the project (set RETROSTRIDE_TRACES)")
     detectors = [DEVICE] + (list(MOBGAP) if with_mobgap else [])
-    loaded = {name: load(name, root) for name in names}
-    results = {}
+    loaded = {name: load(name, root) for name in names if name in DATASETS}
+    gait = load_sisfall(Path(base) / LOADERS["sisfall"][0], SISFALL_GAIT) if "sisfall" in names else []
+    results, cadence = {}, []
     with Progress(disable=not progress, transient=True) as bar:
-        task = bar.add_task("replaying", total=sum(len(v) for v in loaded.values()))
+        task = bar.add_task("replaying", total=sum(len(v) for v in loaded.values()) + len(gait))
         for name, recs in loaded.items():
             runs = {d: [] for d in detectors}
             for rec in recs:
-                bar.update(task, description=f"{rec.name}")
+                bar.update(task, description=rec.name)
                 det, lags = device_steps(rec.trace)
                 runs[DEVICE].append((rec, det, lags))
                 for m in detectors[1:]:
                     runs[m].append((rec, mobgap_steps(rec.trace, m), None))
                 bar.advance(task)
             results[name] = {d: score(r, name) for d, r in runs.items()}
+        for rec in gait:
+            bar.update(task, description=rec.name)
+            report, _ = run_replay(rec.trace)
+            device, spectral = cadence_vs_spectrum(rec, report)
+            cadence.append((rec.name, rec.meta["activity_name"], device, spectral))
+            bar.advance(task)
     pooled = {d: Score() for d in detectors}
     for name, per in results.items():
-        if DATASETS.get(name, ("", "", False))[2]:
+        if DATASETS[name][2]:
             for d, s in per.items():
                 pooled[d].add(s)
-    results["pooled"] = pooled
-    return results
+    if any(DATASETS[n][2] for n in results):
+        results["pooled"] = pooled
+    return results, cadence
 
 
 def rows(results):
@@ -268,28 +320,58 @@ def legend(results):
     return "; ".join(sets) + f". Pooled: {pooled}."
 
 
-def markdown(results):
-    head, body = rows(results)
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    lines += ["| " + " | ".join(r) + " |" for r in body]
-    return "\n".join(lines) + "\n\n" + legend(results) + "\n"
+def cadence_rows(cadence):
+    head = ["trial", "activity", "device spm", "spectral spm", "difference"]
+    return head, [[n, a, f"{d:.1f}", f"{sp:.1f}", f"{d - sp:+.1f}"] for n, a, d, sp in cadence]
 
 
-def print_table(results, console=None):
-    """The table on the terminal (at least 150 columns wide, so no cell is cut)."""
+def cadence_summary(cadence):
+    diffs = [abs(d - sp) for _, _, d, sp in cadence]
+    return (f"SisFall walking/jogging, {len(diffs)} trials: device cadence minus spectral estimate, "
+            f"median |difference| {np.median(diffs):.2f}, worst {max(diffs):.2f} steps/min") if diffs else ""
+
+
+def markdown(results, cadence=()):
+    out = ""
+    if results:
+        head, body = rows(results)
+        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        lines += ["| " + " | ".join(r) + " |" for r in body]
+        out += "\n".join(lines) + "\n\n" + legend(results) + "\n"
+    if cadence:
+        head, body = cadence_rows(cadence)
+        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        lines += ["| " + " | ".join(r) + " |" for r in body]
+        out += "\n" + "\n".join(lines) + "\n\n" + cadence_summary(cadence) + "\n"
+    return out
+
+
+def print_table(results, cadence=(), console=None):
+    """The tables on the terminal (at least 150 columns wide, so no cell is cut)."""
     from rich.console import Console
     from rich.table import Table
-    head, body = rows(results)
-    table = Table(title=f"Step detection: F1 within +-{1000 * TOLERANCE_S:.0f} ms after the median offset; "
-                        f"median |cadence error| over {CADENCE_WINDOW_S:.0f} s windows")
-    for h in head:
-        table.add_column(h, justify="left" if h in ("dataset", "detector") else "right")
-    last = None
-    for r in body:
-        if last is not None and r[0] != last:
-            table.add_section()
-        last = r[0]
-        table.add_row(*r)
-    table.caption = legend(results)
     console = console or Console()
-    Console(width=max(150, console.width), file=console.file).print(table)
+    wide = Console(width=max(150, console.width), file=console.file)
+    if results:
+        head, body = rows(results)
+        table = Table(title=f"Step detection: F1 within +-{1000 * TOLERANCE_S:.0f} ms after the median offset; "
+                            f"median |cadence error| over {CADENCE_WINDOW_S:.0f} s windows")
+        for h in head:
+            table.add_column(h, justify="left" if h in ("dataset", "detector") else "right")
+        last = None
+        for r in body:
+            if last is not None and r[0] != last:
+                table.add_section()
+            last = r[0]
+            table.add_row(*r)
+        table.caption = legend(results)
+        wide.print(table)
+    if cadence:
+        head, body = cadence_rows(cadence)
+        table = Table(title="Cadence without step truth: the device vs the spectrum (median of 10 s windows)")
+        for h in head:
+            table.add_column(h, justify="left" if h in ("trial", "activity") else "right")
+        for r in body:
+            table.add_row(*r)
+        table.caption = cadence_summary(cadence)
+        wide.print(table)

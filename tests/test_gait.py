@@ -1,0 +1,152 @@
+"""Stride detection: the benchmark's scoring, the firmware on bad input, and
+(with ../shared) running truth, cadence without truth and mounting."""
+import numpy as np
+import pytest
+
+from retrostride import gaitbench as gb
+from retrostride.datasets import Recording, load, load_sisfall
+from retrostride.demo_trace import generated_run
+from retrostride.replay import run_replay
+from retrostride.trace import Trace, rotate
+
+from .conftest import SHARED, UPSIDE_DOWN_TURNED, needs_shared
+
+
+# --- scoring (no recordings needed) ---------------------------------------
+def fake(ref, t_end=10.0, **kw):
+    t = np.arange(0, t_end, 0.01)
+    return Recording(name="fake", trace=Trace(t=t, accel=np.zeros((len(t), 3)), gyro=None),
+                     ref_steps=np.asarray(ref, dtype=float), meta={}, **kw)
+
+
+def test_scoring_removes_the_median_offset_and_counts_misses_and_extras():
+    ref = np.arange(1.0, 9.0, 0.5)                        # 16 steps
+    det = np.delete(ref, 5) + 0.07                        # one missed, all 70 ms late
+    det = np.sort(np.append(det, [4.3, 9.8]))             # one extra inside, one outside the window
+    s = gb.score([(fake(ref, scored_to=9.5), det, np.full(len(det), 0.05))], "test")
+    assert abs(s.offset_s - 0.07) < 1e-9
+    assert (s.ref, s.tp, s.fn, s.fp) == (16, 15, 1, 1)  # 9.8 s lies outside the scored window
+    assert abs(np.median(s.realtime_s) - 0.12) < 1e-9  # offset + confirmation lag
+    assert s.f1 == pytest.approx(2 * 15 / (16 + 16))
+
+
+def test_scoring_does_not_match_beyond_the_tolerance():
+    ref = np.arange(1.0, 9.0, 0.5)
+    det = ref + np.where(np.arange(len(ref)) % 2, 0.15, -0.15)  # alternate +-150 ms: median 0, none within 100 ms
+    s = gb.score([(fake(ref), det, None)], "test")
+    assert s.tp == 0 and s.fp == len(det) and s.fn == len(ref)
+
+
+def test_warm_up_and_bouts_bound_the_scored_windows():
+    rec = fake([0.5, 1.5, 2.5], scored_to=3.0)
+    assert gb.scored_windows(rec, "alcantara") == [(1.0, 3.0)]  # first second is warm-up
+    rec.meta = {"bouts": "[[0.2, 0.9], [2.0, 2.6]]"}
+    assert gb.scored_windows(rec, "mobgap") == [(0.2, 0.9), (2.0, 2.6)]
+
+
+def test_spectral_cadence_finds_a_known_rhythm():
+    t = np.arange(0, 20, 1 / 200)
+    rng = np.random.default_rng(1)
+    vert = 1 + 0.4 * np.sin(2 * np.pi * 2.7 * t) + 0.15 * np.sin(2 * np.pi * 1.35 * t) + 0.1 * rng.standard_normal(len(t))
+    tr = Trace(t=t, accel=np.column_stack([0.1 * rng.standard_normal(len(t)), np.zeros(len(t)), vert]), gyro=None)
+    assert gb.spectral_cadence(tr, 0, 20) == pytest.approx(162.0, abs=0.3)
+
+
+# --- the firmware on bad input (on the twin) -------------------------------
+def replay_steps(t, accel):
+    report, _ = run_replay(Trace(t=t, accel=accel, gyro=None, meta={}))
+    return report
+
+
+def test_a_trace_shorter_than_a_stride_gives_no_steps():
+    run, _ = generated_run(seconds=8.0)
+    k = (run.t >= 4.0) & (run.t < 4.3)  # 0.3 s of running
+    report = replay_steps(run.t[k] - run.t[k][0], run.accel[k])
+    assert report["summary"]["steps"] <= 1 and report["summary"]["fifo_overruns"] == 0
+
+
+@pytest.mark.parametrize("level_g", [0.0, 16.0, -16.0])
+def test_zeros_or_full_scale_give_no_steps(level_g):
+    t = np.arange(0, 10, 0.01)
+    report = replay_steps(t, np.full((len(t), 3), level_g))
+    assert report["summary"]["steps"] == 0
+
+
+def test_running_clipped_at_full_scale_still_counts_its_steps():
+    run, truth = generated_run(seconds=30.0, mounted=False)  # z vertical
+    accel = run.accel.copy()
+    for st in truth:  # a hard heel strike: a 25 g, 5 ms spike at each contact, beyond the 16 g range
+        accel[:, 2] += 25 * np.exp(-0.5 * ((run.t - st - 0.01) / 0.005) ** 2)
+    accel = np.clip(accel, -16, 16)
+    assert (accel[:, 2] == 16).sum() >= len(truth)
+    report = replay_steps(run.t, accel)
+    assert abs(report["summary"]["steps"] - len(truth)) <= 0.03 * len(truth)
+
+
+def test_a_gap_in_time_gives_no_steps_inside_it():
+    run, truth = generated_run(seconds=40.0)
+    keep = (run.t < 15.0) | (run.t >= 20.0)  # the recorder lost 5 s
+    report = replay_steps(run.t[keep], run.accel[keep])
+    times = np.array([s["t"] for s in report["steps"]])
+    assert not ((times > 15.3) & (times < 19.7)).any()
+    # the steps either side are still there (the detector re-learns after the pause)
+    around = truth[(truth < 15.0) | (truth >= 20.0)]
+    assert len(times) >= 0.95 * len(around) - 3
+
+
+# --- real recordings -------------------------------------------------------
+@pytest.fixture(scope="module")
+def alcantara_runs():
+    return [(rec, *gb.device_steps(rec.trace)) for rec in load("alcantara")]
+
+
+@needs_shared
+def test_running_steps_f1_cadence_and_latency_against_the_force_plate(alcantara_runs):
+    s = gb.score(alcantara_runs, "alcantara")
+    print(f"alcantara: F1 {s.f1:.3f} ({s.tp}/{s.ref}, {s.fp} false), offset {1000 * s.offset_s:+.0f} ms, "
+          f"real-time {1000 * np.median(s.realtime_s):.0f} ms, cadence error {s.cadence_mae:.2f} spm")
+    assert s.f1 >= 0.99
+    assert s.cadence_mae <= 1.0
+    assert np.median(s.realtime_s) <= 0.300
+
+
+# mountings: upside down and turned, on its side, pitched 30 deg and rolled 20 deg
+def _tilted(pitch, roll):
+    p, r = np.radians(pitch), np.radians(roll)
+    ry = np.array([[np.cos(p), 0, np.sin(p)], [0, 1, 0], [-np.sin(p), 0, np.cos(p)]])
+    rx = np.array([[1, 0, 0], [0, np.cos(r), -np.sin(r)], [0, np.sin(r), np.cos(r)]])
+    return rx @ ry
+
+
+MOUNTINGS = {"upside down, turned": UPSIDE_DOWN_TURNED, "on its side": _tilted(0, 90), "tilted": _tilted(30, 20)}
+
+
+@needs_shared
+@pytest.mark.parametrize("mounting", list(MOUNTINGS))
+def test_any_mounting_gives_the_same_steps(mounting, alcantara_runs):
+    recs = [(rec, det) for rec, det, _ in alcantara_runs] + \
+           [(rec, gb.device_steps(rec.trace)[0]) for rec in load("voisard")[:6]]
+    base = same = exact = turned = 0
+    for rec, det in recs:
+        other = gb.device_steps(rotate(rec.trace, MOUNTINGS[mounting]))[0]
+        base += len(det)
+        turned += len(other)
+        # the same step: within the benchmark's tolerance; also counted within one sample
+        same += len(gb.match(det, other))
+        exact += len(gb.match(det, other, tol=0.011))
+    print(f"{mounting}: {base} steps upright, {turned} mounted so, {same} the same step "
+          f"(+-{1000 * gb.TOLERANCE_S:.0f} ms), {exact} within one sample")
+    assert abs(turned - base) <= 0.01 * base
+    assert same >= 0.99 * base
+
+
+@needs_shared
+def test_sisfall_cadence_agrees_with_the_spectrum_within_2_spm():
+    recs = load_sisfall(SHARED / "sisfall_waist", gb.SISFALL_GAIT)
+    worst = []
+    for rec in recs:
+        device, spectral = gb.cadence_vs_spectrum(rec, run_replay(rec.trace)[0])
+        print(f"{rec.name} ({rec.meta['activity_name']}): device {device:.1f}, spectrum {spectral:.1f}")
+        worst.append(abs(device - spectral))
+    print(f"{len(recs)} trials: worst |difference| {max(worst):.2f} steps/min")
+    assert len(recs) == 44 and max(worst) <= 2.0
