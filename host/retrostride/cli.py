@@ -173,6 +173,15 @@ def cmd_datasets(args):
     return 0
 
 
+def cmd_download(args):
+    from .download import fetch
+    folder, got, kept = fetch(args.name, args.cache, args.base_url,
+                              progress=None if args.quiet else lambda rel: console.print(f"  {rel}", highlight=False))
+    console.print(f"{args.name}: {got} file(s) downloaded, {kept} already cached and checked, in {folder}\n"
+                  f"use it with --root {folder.parent}")
+    return 0
+
+
 def cmd_bench_gait(args):
     from . import gaitbench
     with_mobgap = not args.no_mobgap
@@ -260,6 +269,13 @@ def main(argv=None):
     d.add_argument("--out", required=True)
     d.add_argument("--root", help="folder holding the set (default ../shared/traces)")
     d.set_defaults(func=cmd_datasets)
+
+    dl = sub.add_parser("download", help="fetch a public set by its public address into a checked cache")
+    dl.add_argument("name", choices=["alcantara", "voisard", "sisfall"])
+    dl.add_argument("--cache", help="cache folder (default $RETROSTRIDE_CACHE or ~/.cache/retrostride/traces)")
+    dl.add_argument("--base-url", help="a mirror's address instead of the public one")
+    dl.add_argument("--quiet", action="store_true")
+    dl.set_defaults(func=cmd_download)
 
     b = sub.add_parser("bench", help="benchmarks on the shared recordings")
     bsub = b.add_subparsers(dest="bench", required=True)

@@ -41,8 +41,12 @@ def load_alcantara(root):
     Sensor axes written: x = antero-posterior, y = 0 (not recorded), z = vertical."""
     root = Path(root)
     acc = np.loadtxt(root / "Accelerometer_one_sub.csv", delimiter=",")
-    with open(root / "derived_foot_strikes_from_GRF_0.1BW.csv", newline="") as f:
-        rows = list(csv.DictReader(f))
+    derived = root / "derived_foot_strikes_from_GRF_0.1BW.csv"
+    if derived.exists():
+        with open(derived, newline="") as f:
+            rows = list(csv.DictReader(f))
+    else:  # as downloaded from the authors' repository: derive them from the force
+        rows = alcantara_foot_strikes(root)
     if len(rows) != acc.shape[0]:
         raise ValueError(f"{root}: {acc.shape[0]} accelerometer rows but {len(rows)} strike rows")
     out = []
@@ -59,6 +63,25 @@ def load_alcantara(root):
                              trace=Trace(t=t.copy(), accel=accel, gyro=None, meta=meta),
                              ref_steps=strikes, scored_to=float(t[-1]), meta=meta))
     return out
+
+
+def alcantara_foot_strikes(root, threshold_bw=0.1):
+    """Foot strikes from GRF_one_sub.csv (vertical force, body weights, one
+    trial per row): the first sample at or above `threshold_bw` after one
+    below it. Speed and slope from Sub_Info_one_sub.csv; trials numbered 0, 2,
+    4, ... as in the derived file that accompanies the shared copy."""
+    root = Path(root)
+    grf = np.loadtxt(root / "GRF_one_sub.csv", delimiter=",", ndmin=2)
+    with open(root / "Sub_Info_one_sub.csv", newline="") as f:
+        info = list(csv.DictReader(f))
+    if len(info) != len(grf):
+        raise ValueError(f"{root}: {len(grf)} force rows but {len(info)} Sub_Info rows")
+    rows = []
+    for k, force in enumerate(grf):
+        idx = np.flatnonzero((force[:-1] < threshold_bw) & (force[1:] >= threshold_bw)) + 1
+        rows.append({"row": str(2 * k), "Speed": info[k]["Speed"], "Slope": info[k]["Slope"],
+                     "foot_strikes_idx": " ".join(str(i) for i in idx)})
+    return rows
 
 
 # --- Mobilise-D mobgap example data: lower back, INDIP reference -----------
@@ -142,6 +165,8 @@ def load_sisfall(root, codes=None):
     out = []
     for path in sorted(root.glob("SA*/D*_SA*_R*.txt*")):
         code = path.name[:3]
+        if path.suffix not in (".txt", ".gz"):
+            continue  # e.g. a download's .part left by a cut connection
         if codes and code not in codes:
             continue
         accel, gyro = read_sisfall(path)

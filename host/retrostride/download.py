@@ -1,0 +1,88 @@
+"""Fetch the public recordings by their public addresses into a local cache,
+each file checked against the SHA-256 in sources.json (taken from the
+published files). The cache has the layout of ../shared/traces, so
+`datasets.load(name, root=cache)` reads it like the shared copy.
+
+A file already cached with the right checksum is not fetched again; a
+download goes to `<file>.part` and is renamed only once its checksum is
+right, so a dropped connection or a changed remote file never leaves a
+wrong file in the cache."""
+import hashlib
+import json
+import os
+import urllib.request
+from pathlib import Path
+
+SOURCES = Path(__file__).with_name("sources.json")
+
+
+def default_cache():
+    env = os.environ.get("RETROSTRIDE_CACHE")
+    return Path(env) if env else Path.home() / ".cache" / "retrostride" / "traces"
+
+
+def sources():
+    """{set: {"folder", "url" (base address), "files": {relative path: sha256}, "note"}}"""
+    return json.loads(SOURCES.read_text())
+
+
+def sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+class ChecksumError(ValueError):
+    pass
+
+
+def fetch(name, cache=None, base_url=None, progress=None, timeout=60):
+    """Download set `name` into cache/<folder>/. base_url replaces the public
+    address (a mirror, or a local directory standing in for it in tests).
+    -> (folder path, files downloaded, files already cached)."""
+    table = sources()
+    if name not in table:
+        raise LookupError(f"no public source known for {name!r}; known: {', '.join(table)}")
+    src = table[name]
+    folder = Path(cache or default_cache()) / src["folder"]
+    base = (base_url or src["url"]).rstrip("/") + "/"
+    got = kept = 0
+    for rel, digest in src["files"].items():
+        dest = folder / rel
+        if dest.exists() and sha256(dest) == digest:
+            kept += 1
+        else:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            part = dest.with_name(dest.name + ".part")
+            url = base + rel
+            try:
+                with urllib.request.urlopen(url, timeout=timeout) as r, open(part, "wb") as f:
+                    while block := r.read(1 << 16):
+                        f.write(block)
+            except OSError as e:
+                part.unlink(missing_ok=True)
+                raise OSError(f"{url}: {e}") from None
+            actual = sha256(part)
+            if actual != digest:
+                part.unlink()
+                raise ChecksumError(f"{url}: SHA-256 {actual} but the published file has {digest}; "
+                                    f"nothing was written to {dest}")
+            os.replace(part, dest)
+            got += 1
+        if progress:
+            progress(rel)
+    return folder, got, kept
+
+
+def make_sources_entry(folder, files, url, read=None):
+    """Maintainers: checksums of a local copy of the published files.
+    `read(path) -> bytes` can undo a local transformation (the shared SisFall
+    copy is gzipped; the published files are not)."""
+    folder = Path(folder)
+    out = {}
+    for rel, local in files:
+        data = read(folder / local) if read else (folder / local).read_bytes()
+        out[rel] = hashlib.sha256(data).hexdigest()
+    return {"folder": folder.name, "url": url, "files": out}
