@@ -331,18 +331,17 @@ def cadence_summary(cadence):
             f"median |difference| {np.median(diffs):.2f}, worst {max(diffs):.2f} steps/min") if diffs else ""
 
 
+def _md(head, body):
+    return "\n".join(["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+                     + ["| " + " | ".join(r) + " |" for r in body])
+
+
 def markdown(results, cadence=()):
     out = ""
     if results:
-        head, body = rows(results)
-        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-        lines += ["| " + " | ".join(r) + " |" for r in body]
-        out += "\n".join(lines) + "\n\n" + legend(results) + "\n"
+        out += _md(*rows(results)) + "\n\n" + legend(results) + "\n"
     if cadence:
-        head, body = cadence_rows(cadence)
-        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-        lines += ["| " + " | ".join(r) + " |" for r in body]
-        out += "\n" + "\n".join(lines) + "\n\n" + cadence_summary(cadence) + "\n"
+        out += "\n" + _md(*cadence_rows(cadence)) + "\n\n" + cadence_summary(cadence) + "\n"
     return out
 
 
