@@ -240,12 +240,6 @@ def test_every_trunk_bend_alerts(sisfall):
     assert len(d16) >= 50 and not missed
 
 
-# D04_SA07 (jogging quickly): the trunk's lean drifts forward through the trial,
-# +16 deg by the end in the low-passed accelerometer alone, so the coach buzzes
-# (from 62 s); kept visible as an expected failure rather than tuned away.
-DRIFTING = {"sisfall/D04_SA07_R01"}
-
-
 @needs_shared
 def test_false_alert_rate_walking_and_jogging(sisfall):
     trials = [r for r in sisfall if r.meta["activity"] in ("D01", "D02", "D03", "D04")]
@@ -258,16 +252,39 @@ def test_false_alert_rate_walking_and_jogging(sisfall):
     hours = sum(r.trace.duration_s for r in trials) / 3600
     print(f"\nD01-D04 walking/jogging, default config: {alerts} alert(s) in {hours:.2f} h "
           f"= {alerts / hours:.2f} false alerts per hour ({', '.join(alerted) or 'none'})")
-    assert len(trials) >= 40 and set(alerted) <= DRIFTING
+    assert len(trials) >= 40 and not alerted
+
+
+def test_without_a_forward_the_lean_is_logged_but_not_judged():
+    """Uncalibrated, pitch is the whole tilt from the auto upright: a 25 deg
+    lean shows in the steps but raises no alert (it could be leaning back)."""
+    trace, _ = generated_run(seconds=60.0, mounted=False)
+    leaned = add_lean(trace, lean_profile(trace.t, 25.0), axis_vector("+x"))
+    report, _ = run_replay(leaned)
+    late = [s["pitch"] for s in report["steps"] if s["t"] > 35]
+    assert abs(np.median(late) - 25.0) < 3.0
+    # the session's start and stop ticks (60 ms) are the only buzzes
+    assert report["alerts"] == [] and all(b["ms"] < 100 for b in report["buzzes"])
 
 
 @needs_shared
-@pytest.mark.xfail(strict=True, reason="the lean drifts +16 deg during the trial")
-@pytest.mark.parametrize("name", sorted(DRIFTING))
-def test_drifting_trial_raises_no_alert(sisfall, name):
-    rec = next(r for r in sisfall if r.name == name)
+def test_straightening_up_while_jogging_is_not_a_slouch(sisfall):
+    """D04_SA07 (jogging quickly) starts leaning forwards and straightens up
+    by about 15 deg after 40 s. Uncalibrated, that reads as 15 deg of whole
+    tilt from the auto upright; with the forward known it is a lean back."""
+    rec = next(r for r in sisfall if r.name == "sisfall/D04_SA07_R01")
     report, _ = run_replay(rec.trace)
-    assert not report["alerts"]
+    tilt = np.median([s["pitch"] for s in report["steps"] if s["t"] > 60])
+    assert tilt > 12 and report["alerts"] == []
+    tr = rec.trace
+    settled = tr.t - tr.t[0] >= 3.0  # the auto reference's own span: 3 s in, then 10 s
+    cal = trace_calibration(Trace(t=tr.t[settled], accel=tr.accel[settled], gyro=tr.gyro[settled],
+                                  meta=tr.meta), 10.0)
+    report, _ = run_replay(tr, settings={"calibration": cal})
+    late = [s["pitch"] for s in report["steps"] if s["t"] > 60]
+    print(f"\n{rec.name} after 60 s: whole tilt {tilt:.1f} deg uncalibrated, "
+          f"pitch {np.median(late):+.1f} deg with the forward known")
+    assert np.median(late) < -8 and report["alerts"] == []
 
 
 def lean_accuracy(trace, forward, angles, calibrate_s=2.0):

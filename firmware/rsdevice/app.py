@@ -152,7 +152,9 @@ class App:
         if not tilt.has_reference():
             self.auto_reference(n)
             return
-        if not tilt.lean_ready:
+        # a slouch is a lean forwards: without a known forward (no calibration)
+        # straightening up or leaning aside would read the same, so no judging
+        if not tilt.lean_ready or not tilt.has_forward():
             return
         slouch = self.slouch
         w = self.writer
@@ -168,7 +170,7 @@ class App:
         """Without a calibration, the wearer's own posture over the first
         `auto_reference_s` of moving (or of the session, with alert_when
         always), after 3 s of settling in, is the upright; the forward axis stays unknown, so pitch is
-        then the whole tilt."""
+        then the whole tilt, logged but not judged."""
         if not (self.bouts.moving() or self.cfg["alert_when"] == S.ALERT_WHEN_ALWAYS):
             return
         self.auto_skip -= _POSTURE_EVERY

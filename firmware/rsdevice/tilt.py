@@ -132,6 +132,9 @@ class Tilt:
     def has_reference(self):
         return self.ux != 0 or self.uy != 0 or self.uz != 0
 
+    def has_forward(self):
+        return self.fx != 0 or self.fy != 0 or self.fz != 0
+
     @micropython.native
     def update(self, ax, ay, az, wx, wy, wz):
         n = self.n + 1
