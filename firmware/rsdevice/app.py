@@ -20,6 +20,7 @@ _TICK_MS = const(5)        # idle wait between polls when the FIFO is below its 
 _BATCH = const(64)         # samples per sensor per FIFO read (buffers sized for it)
 _POSTURE_EVERY = const(4)  # the slouch coach looks at the averaged lean every 4 samples
 _AUTO_SKIP_S = const(3)    # an auto reference starts this long into moving
+_HELD = const(7)           # a held step: sample, confirmed at, interval, cadence, peak, pitch, roll
 _START_PATTERN = (60,)
 _STOP_PATTERN = (60, 80, 60)
 
@@ -58,11 +59,17 @@ class App:
         self.first_sample = 0     # sample index where the session began
         self.steps0 = 0           # detector's step count when the session began
         self.overruns_logged = 0
+        # steps before a session starts on movement are held, so it keeps them
+        self.held = array("i", bytes(4 * _HELD * S.CONFIG["session_start_steps"][2]))
+        self.held_n = 0
+        self.by_movement = False  # the open session started on movement (ends after a pause)
+        self.armed = True         # movement may start a session (not right after a stop by hand)
 
     def run(self):
         self.link.open()
         try:
-            self.start_session()
+            if self.cfg["session_start"] == S.SESSION_START_POWER_UP:
+                self.start_session()
             while not self.link.leave:
                 self.tick()
         finally:
@@ -82,10 +89,15 @@ class App:
         if press == SHORT:
             if self.writer:
                 self.end_session()
+                self.armed = False  # stopped by hand: not again until the runner has rested
             else:
                 self.start_session()
         elif press == LONG:
             self.start_calibration()
+        if self.writer is None:
+            self.armed = self.armed or not self.bouts.moving()
+        elif self.by_movement and self.samples - self.bouts.last_step > self.cfg["session_end_s"] * self.imu.odr_hz:
+            self.end_session()
         if not na:
             board.sleep_ms(_TICK_MS)
 
@@ -131,16 +143,54 @@ class App:
 
     # --- steps and bouts -------------------------------------------------
     def on_step(self, det):
-        kind = self.bouts.step(det.step_n, det.cadence_dspm)
+        bouts = self.bouts
+        kind = bouts.step(det.step_n, det.cadence_dspm)
+        tilt = self.tilt
+        if tilt.has_reference():
+            tilt.angles()
+        if self.writer is None:
+            if self.cfg["session_start"] == S.SESSION_START_MOVEMENT and self.armed:
+                self.hold_step(det, bouts.run)
+                if bouts.run >= self.cfg["session_start_steps"]:
+                    self.start_on_movement()
+            return
         if kind >= 0:
             self.log_bout(det.step_n, kind)
-        if self.writer and det.step_n >= self.first_sample:
-            tilt = self.tilt
-            if tilt.has_reference():
-                tilt.angles()
-            self.writer.write(S.R_STEP, self.t_ms(det.step_n), min(det.interval * 1000 // self.imu.odr_hz, 0xFFFF),
-                              min(det.cadence_dspm, 0xFFFF), min(max(det.peak, 0), 0xFFFF),
-                              tilt.pitch, tilt.roll, self.t_ms(det.n) - self.t_ms(det.step_n))
+        self.log_step(det.step_n, det.n, min(det.interval * 1000 // self.imu.odr_hz, 0xFFFF),
+                      min(det.cadence_dspm, 0xFFFF), min(max(det.peak, 0), 0xFFFF), tilt.pitch, tilt.roll)
+
+    def log_step(self, step_n, n, interval_ms, cadence_dspm, peak_mg, pitch, roll):
+        w = self.writer
+        if w is not None and step_n >= self.first_sample:
+            w.write(S.R_STEP, self.t_ms(step_n), interval_ms, cadence_dspm, peak_mg, pitch, roll,
+                              self.t_ms(n) - self.t_ms(step_n))
+
+    def hold_step(self, det, run):
+        """Keep the steps of the current run (`run` steps in a row so far)."""
+        if run == 1:
+            self.held_n = 0
+        if self.held_n * _HELD >= len(self.held):
+            return
+        h = self.held
+        j = self.held_n * _HELD
+        h[j] = det.step_n
+        h[j + 1] = det.n
+        h[j + 2] = min(det.interval * 1000 // self.imu.odr_hz, 0xFFFF)
+        h[j + 3] = min(det.cadence_dspm, 0xFFFF)
+        h[j + 4] = min(max(det.peak, 0), 0xFFFF)
+        h[j + 5] = self.tilt.pitch
+        h[j + 6] = self.tilt.roll
+        self.held_n += 1
+
+    def start_on_movement(self):
+        """The run of steps is long enough: the session begins at its first step."""
+        h = self.held
+        self.start_session(h[0], self.held_n)
+        self.by_movement = True
+        self.log_bout(h[0], self.bouts.kind)
+        for j in range(0, self.held_n * _HELD, _HELD):
+            self.log_step(h[j], h[j + 1], h[j + 2], h[j + 3], h[j + 4], h[j + 5], h[j + 6])
+        self.held_n = 0
 
     def log_bout(self, n, kind):
         if self.writer and n >= self.first_sample:
@@ -236,12 +286,14 @@ class App:
         return 0
 
     # --- sessions --------------------------------------------------------
-    def start_session(self):
+    def start_session(self, first=-1, held=0):
+        """A session from sample `first` (now if -1), `held` steps already seen."""
         imu = self.imu
         sid = self.store.next_id()
         self.writer = SessionWriter(self.store, sid)
-        self.first_sample = self.samples
-        self.steps0 = self.det.steps
+        self.first_sample = first if first >= 0 else self.samples
+        self.steps0 = self.det.steps - held
+        self.by_movement = False
         cfg = self.cfg
         self.slouch = posture.Slouch(imu.odr_hz, cfg)
         up = self.cal.up

@@ -6,7 +6,7 @@ from micropython import const
 PROTOCOL_VERSION = const(1)
 LOG_FORMAT_VERSION = const(3)
 FW_VERSION = (0, 1, 0)
-SCHEMA_HASH = 465486146
+SCHEMA_HASH = 156183540
 MAGIC0 = const(165)
 MAGIC1 = const(90)
 MAX_PAYLOAD = const(512)
@@ -87,6 +87,8 @@ ALERT_MODE_TRACKING = const(1)
 ALERT_MODE_OFF = const(2)
 ALERT_WHEN_MOVING = const(0)
 ALERT_WHEN_ALWAYS = const(1)
+SESSION_START_MOVEMENT = const(0)
+SESSION_START_POWER_UP = const(1)
 
 # type id -> (struct format of the fixed part, trailing bytes?, CRC seed byte)
 MESSAGE = {
@@ -126,6 +128,9 @@ CONFIG = {
     'run_cadence_spm': (145, 100, 200),
     'bout_pause_s': (3, 1, 60),
     'auto_reference_s': (10, 2, 120),
+    'session_start': (0, 0, 1),
+    'session_start_steps': (16, 4, 48),
+    'session_end_s': (300, 10, 3600),
 }
 
 # record type -> struct format of its payload

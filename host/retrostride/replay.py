@@ -84,11 +84,15 @@ def run_replay(trace, settings=None, timeout_s=None, progress=False, calibrate_s
     started = time.monotonic()
     timeout_s = timeout_s or 60 + 2 * trace.duration_s
     twin = Twin(trace)
+    # a replay is one session over the whole trace, as if started at power-up
     flash = dict(settings or {})
+    power_up = config_value("session_start", "power_up")
+    if flash.setdefault("session_start", power_up) != power_up:
+        raise ValueError("replay records the whole trace as one session: session_start must stay power_up")
     if calibrate_s is not None:
         flash["calibration"] = trace_calibration(trace, calibrate_s)
-    if flash:  # the device reads its settings and calibration from flash at boot
-        (twin.flash_dir / "config.json").write_text(json.dumps(flash))
+    # the device reads its settings and calibration from flash at boot
+    (twin.flash_dir / "config.json").write_text(json.dumps(flash))
     with twin:
         client = Client(open_port(twin.port))
         try:

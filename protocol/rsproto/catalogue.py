@@ -147,6 +147,12 @@ CONFIG = (
     ("bout_pause_s", 3, 1, 60, ()),
     # without a calibration, the posture over the first seconds of the first bout is the upright
     ("auto_reference_s", 10, 2, 120, ()),
+    # sessions: from sustained movement (most everyday walking bouts are under 12
+    # steps, Orendurff et al. 2008), ended after a pause longer than a drink stop
+    # or a traffic light; power_up records from boot until the button says stop
+    ("session_start", 0, 0, 1, ("movement", "power_up")),
+    ("session_start_steps", 16, 4, 48, ()),  # steps in a row (each within bout_pause_s) that start one
+    ("session_end_s", 300, 10, 3600, ()),    # a session started by movement ends after this long still
 )
 
 FAULTS = (
