@@ -5,6 +5,7 @@ import http.server
 import json
 import shutil
 import threading
+import zipfile
 
 import numpy as np
 import pytest
@@ -79,9 +80,10 @@ def test_an_unreachable_address_is_a_clear_error(tmp_path, monkeypatch):
 
 def test_the_public_sources_name_every_file_the_loaders_read():
     table = download.sources()
-    assert set(table) == {"alcantara", "voisard", "sisfall"}
+    assert set(table) == {"alcantara", "voisard", "sisfall", "mobgap", "gaitpy"}
     for name, src in table.items():
-        assert src["url"].startswith("https://") and src["files"]
+        url = src["archive"]["url"] if "archive" in src else src["url"]
+        assert url.startswith("https://") and src["files"]
         assert all(len(d) == 64 for d in src["files"].values())
     assert sum(r.endswith("_lb.txt") for r in table["voisard"]["files"]) == 58
 
@@ -111,3 +113,44 @@ def test_voisard_checksums_match_the_published_files(tmp_path, server):
     fetched, shared = load("voisard", tmp_path / "cache"), load("voisard")
     assert len(fetched) == len(shared) == 58
     assert all(np.array_equal(a.ref_steps, b.ref_steps) for a, b in zip(fetched, shared))
+
+
+@needs_shared
+def test_mobgap_fetched_as_published_reads_its_reference_from_the_matlab_files(tmp_path, server):
+    """The published CSVs and data.mat (no extracted JSON): the loader reads
+    the INDIP initial contacts from data.mat and gets the same steps."""
+    remote, url, _ = server
+    src = download.sources()["mobgap"]
+    for rel in src["files"]:
+        (remote / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(SHARED / src["folder"] / rel, remote / rel)
+    folder, got, _ = download.fetch("mobgap", tmp_path / "cache", base_url=url)
+    assert got == len(src["files"]) and not (folder / "reference_initial_contacts_lowerback.json").exists()
+    fetched, shared = load("mobgap", tmp_path / "cache"), load("mobgap")
+    assert [r.name for r in fetched] == [r.name for r in shared] and len(fetched) >= 4
+    for a, b in zip(fetched, shared):
+        assert np.array_equal(a.ref_steps, b.ref_steps) and a.meta["bouts"] == b.meta["bouts"]
+
+
+@needs_shared
+def test_gaitpy_comes_out_of_its_wheel_checked(tmp_path, monkeypatch, server):
+    """GaitPy's demo is published inside its PyPI wheel: a wheel holding the
+    shared demo files stands in for it; a wheel with a changed byte is refused."""
+    remote, url, _ = server
+    src = download.sources()["gaitpy"]
+    wheel = remote / src["archive"]["url"].rsplit("/", 1)[1]
+    with zipfile.ZipFile(wheel, "w") as z:
+        for rel in src["files"]:
+            z.write(SHARED / src["folder"] / rel, src["archive"]["inside"] + rel)
+    table = download.sources()
+    table["gaitpy"]["archive"]["sha256"] = download.sha256(wheel)  # the stand-in's own
+    use_sources(tmp_path, monkeypatch, table)
+    folder, got, kept = download.fetch("gaitpy", tmp_path / "cache", base_url=url)
+    assert (got, kept) == (2, 0) and not list(folder.glob("*.whl*"))  # the wheel is not kept
+    assert [r.ref_steps.size for r in load("gaitpy", tmp_path / "cache")] == [r.ref_steps.size for r in load("gaitpy")]
+    assert download.fetch("gaitpy", tmp_path / "cache", base_url=url)[1:] == (0, 2)
+    (folder / "demo_data.csv").unlink()
+    wheel.write_bytes(wheel.read_bytes()[:-1] + b"x")  # not the published wheel any more
+    with pytest.raises(download.ChecksumError, match="whl"):
+        download.fetch("gaitpy", tmp_path / "cache", base_url=url)
+    assert not (folder / "demo_data.csv").exists() and not list(folder.glob("*.whl*"))

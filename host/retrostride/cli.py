@@ -271,7 +271,7 @@ def main(argv=None):
     d.set_defaults(func=cmd_datasets)
 
     dl = sub.add_parser("download", help="fetch a public set by its public address into a checked cache")
-    dl.add_argument("name", choices=["alcantara", "voisard", "sisfall"])
+    dl.add_argument("name", choices=["alcantara", "voisard", "sisfall", "mobgap", "gaitpy"])
     dl.add_argument("--cache", help="cache folder (default $RETROSTRIDE_CACHE or ~/.cache/retrostride/traces)")
     dl.add_argument("--base-url", help="a mirror's address instead of the public one")
     dl.add_argument("--quiet", action="store_true")

