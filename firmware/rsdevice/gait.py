@@ -8,6 +8,8 @@ _Q = const(14)          # unit-vector fixed point
 _G_SHIFT = const(7)     # gravity low-pass: tau = 128 samples (1.2 s at 104 Hz)
 _LP_SHIFT = const(1)    # vertical low-pass: EMA 1/2, about 8 Hz at 104 Hz
 _RENORM = const(8)      # recompute the gravity unit vector every 8 samples
+_DUE_LO = const(7)      # a step is due 0.7-1.3x the recent interval after the last
+_DUE_HI = const(13)     # (turning or stopping stretches a step by up to ~30 %)
 
 
 def isqrt(v):
@@ -35,7 +37,12 @@ class StepDetector:
     acceleration last rose through gravity before the peak: the trunk's
     acceleration is (ground force - weight) / mass, so that is where the foot
     starts carrying the body. The peak itself wanders 30-130 ms after contact
-    with slope and foot strike; the rise does not."""
+    with slope and foot strike; the rise does not.
+
+    The rhythm carries one weak step: when a step is due, a peak of 0.1x the
+    recent peaks (at least 0.4x the floor) will do. That is the turning step
+    and the last step of stopping, whose vertical peak is a fraction of the
+    others; one, not a run of them, so standing after a stop stays quiet."""
 
     def __init__(self, odr_hz, floor_mg=100, min_step_ms=250):
         self.odr = odr_hz
@@ -63,6 +70,7 @@ class StepDetector:
         self.cadence_dspm = 0
         self.peak = 0
         self.steps = 0
+        self.weak = False  # the last step was a weak one carried by the rhythm
 
     @micropython.native
     def update(self, ax, ay, az):
@@ -97,6 +105,12 @@ class StepDetector:
         gap = (avg * 3) // 5
         if gap < self.min_gap:
             gap = self.min_gap
+        if avg and not self.weak and (avg * _DUE_LO) // 10 <= since <= (avg * _DUE_HI) // 10:
+            due = self.peak_avg // 10
+            if due < (self.floor * 2) // 5:
+                due = (self.floor * 2) // 5
+            if due < thr:
+                thr = due
 
         if self.cand_n >= 0:
             if lp > self.cand:
@@ -125,7 +139,10 @@ class StepDetector:
             else:
                 self.interval_avg += ((interval << 4) - self.interval_avg) >> 2
         self.last = at
-        self.peak_avg = peak if self.peak_avg == 0 else self.peak_avg + ((peak - self.peak_avg) >> 2)
+        # a weak step does not drag the recent peaks down
+        self.weak = peak < self.floor or peak < (self.peak_avg * 2) // 5
+        if not self.weak:
+            self.peak_avg = peak if self.peak_avg == 0 else self.peak_avg + ((peak - self.peak_avg) >> 2)
         # date the step at its rise, if that belongs to this peak (else the peak)
         rise = self.rise_n
         self.step_n = rise if rise > prev and at - rise <= self.max_rise else at
