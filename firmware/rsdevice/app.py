@@ -148,38 +148,34 @@ class App:
         tilt = self.tilt
         if tilt.has_reference():
             tilt.angles()
+        step = (det.step_n, det.n, min(det.interval * 1000 // self.imu.odr_hz, 0xFFFF),
+                min(det.cadence_dspm, 0xFFFF), min(max(det.peak, 0), 0xFFFF), tilt.pitch, tilt.roll)
         if self.writer is None:
             if self.cfg["session_start"] == S.SESSION_START_MOVEMENT and self.armed:
-                self.hold_step(det, bouts.run)
+                self.hold_step(step, bouts.run)
                 if bouts.run >= self.cfg["session_start_steps"]:
                     self.start_on_movement()
             return
         if kind >= 0:
             self.log_bout(det.step_n, kind)
-        self.log_step(det.step_n, det.n, min(det.interval * 1000 // self.imu.odr_hz, 0xFFFF),
-                      min(det.cadence_dspm, 0xFFFF), min(max(det.peak, 0), 0xFFFF), tilt.pitch, tilt.roll)
+        self.log_step(*step)
 
     def log_step(self, step_n, n, interval_ms, cadence_dspm, peak_mg, pitch, roll):
         w = self.writer
         if w is not None and step_n >= self.first_sample:
             w.write(S.R_STEP, self.t_ms(step_n), interval_ms, cadence_dspm, peak_mg, pitch, roll,
-                              self.t_ms(n) - self.t_ms(step_n))
+                    self.t_ms(n) - self.t_ms(step_n))
 
-    def hold_step(self, det, run):
-        """Keep the steps of the current run (`run` steps in a row so far)."""
+    def hold_step(self, step, run):
+        """Keep the steps of the current run (`run` steps in a row so far):
+        `step` is log_step's arguments."""
         if run == 1:
             self.held_n = 0
-        if self.held_n * _HELD >= len(self.held):
-            return
-        h = self.held
         j = self.held_n * _HELD
-        h[j] = det.step_n
-        h[j + 1] = det.n
-        h[j + 2] = min(det.interval * 1000 // self.imu.odr_hz, 0xFFFF)
-        h[j + 3] = min(det.cadence_dspm, 0xFFFF)
-        h[j + 4] = min(max(det.peak, 0), 0xFFFF)
-        h[j + 5] = self.tilt.pitch
-        h[j + 6] = self.tilt.roll
+        if j >= len(self.held):
+            return
+        for k in range(_HELD):
+            self.held[j + k] = step[k]
         self.held_n += 1
 
     def start_on_movement(self):
