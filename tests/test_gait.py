@@ -1,5 +1,7 @@
 """Stride detection: the benchmark's scoring, the firmware on bad input, and
 (with ../shared) running truth, cadence without truth and mounting."""
+import json
+
 import numpy as np
 import pytest
 
@@ -9,7 +11,7 @@ from retrostride.demo_trace import generated_run
 from retrostride.replay import run_replay
 from retrostride.trace import Trace, rotate
 
-from .conftest import SHARED, UPSIDE_DOWN_TURNED, needs_shared
+from .conftest import SHARED, UPSIDE_DOWN_TURNED, needs_shared, vm_json
 
 
 # --- scoring (no recordings needed) ---------------------------------------
@@ -92,6 +94,63 @@ def test_a_gap_in_time_gives_no_steps_inside_it():
     # the steps either side are still there (the detector re-learns after the pause)
     around = truth[(truth < 15.0) | (truth >= 20.0)]
     assert len(times) >= 0.95 * len(around) - 3
+
+
+# --- the detector's rules, on the VM ----------------------------------------
+ODR = 104
+
+
+def vm_detect(mg, tmp_path):
+    """[(step_n, peak_mg)] from the firmware's StepDetector on the VM, fed mg samples."""
+    (tmp_path / "mg.json").write_text(json.dumps(np.round(mg).astype(int).tolist()))
+    return vm_json("""
+    import json
+    from rsdevice.gait import StepDetector
+    det = StepDetector(%d)
+    out = []
+    for x, y, z in json.load(open("mg.json")):
+        if det.update(x, y, z):
+            out.append((det.step_n, det.peak))
+    print(json.dumps(out))
+    """ % ODR, heap="4M", cwd=tmp_path)
+
+
+def walking_mg(contacts, peaks_mg, seconds):
+    """Vertical (z) walking in mg: each contact a 40 ms-wide bump of its peak, 80 ms after."""
+    t = np.arange(0, seconds, 1 / ODR)
+    v = np.zeros(len(t))
+    for c, a in zip(contacts, peaks_mg):
+        v += a * np.exp(-0.5 * ((t - c - 0.08) / 0.04) ** 2)
+    return t, np.column_stack([np.zeros(len(t)), np.zeros(len(t)), 1000 + v - v.mean()])
+
+
+def test_a_weak_foots_late_second_bump_is_not_a_step(tmp_path):
+    # one foot lands hard (600 mg), the other softly (150 mg) and its landing reaches
+    # the trunk again 0.4 s later (350 mg), two thirds of the way to the next step
+    contacts = np.arange(1.0, 25.0, 0.6)
+    peaks = np.where(np.arange(len(contacts)) % 2, 150, 600)
+    echoes = contacts[1::2] + 0.4
+    t, mg = walking_mg(np.r_[contacts, echoes], np.r_[peaks, np.full(len(echoes), 350)], 26.0)
+    found = np.array([t[n] for n, _ in vm_detect(mg, tmp_path)])
+    settled = contacts[contacts > 5.0]
+    found = found[found > 4.9]
+    assert len(found) == len(settled)  # no echo taken, no soft step lost
+    assert np.abs(found - settled).max() < 0.1
+
+
+def test_a_step_is_dated_between_its_rise_and_its_impact(tmp_path):
+    # the same steps with the impact (a 1 g forward jolt, one sample) 20 or 80 ms into
+    # the rise: the dated contact moves by half the difference
+    contacts = np.arange(1.0, 15.0, 0.55)
+    dated = []
+    for delay in (0.02, 0.08):
+        t, mg = walking_mg(contacts, np.full(len(contacts), 500), 16.0)
+        for c in contacts:
+            mg[int(round((c + delay) * ODR)), 0] += 1000
+        dated.append(np.array([n for n, _ in vm_detect(mg, tmp_path)]))
+    assert len(dated[0]) == len(dated[1]) >= len(contacts) - 1
+    shift = np.median(dated[1] - dated[0]) / ODR
+    assert 0.02 <= shift <= 0.04  # half of the impact's 60 ms, within a sample
 
 
 # --- real recordings -------------------------------------------------------
