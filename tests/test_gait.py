@@ -153,6 +153,23 @@ def test_a_step_is_dated_between_its_rise_and_its_impact(tmp_path):
     assert 0.02 <= shift <= 0.04  # half of the impact's 60 ms, within a sample
 
 
+def test_a_small_bump_before_the_landing_peak_is_the_same_step(tmp_path):
+    # some walkers' trunks first rise a little as the fall is braked (120 mg), stay
+    # above gravity, and peak only at the landing 170 ms later (500 mg): one step each
+    period, knots = 0.65, [(-0.30, -150), (-0.12, 120), (-0.07, 50), (0.0, 50), (0.05, 500),
+                           (0.10, 300), (0.15, -100), (0.30, -150), (0.35, -150)]
+    t = np.arange(0, 30, 1 / ODR)
+    phase = (t + 0.30) % period - 0.30
+    v = np.interp(phase, *zip(*knots))
+    v -= v.mean()
+    assert v[(phase > -0.07) & (phase < 0.0)].min() > 0  # the trunk stays above gravity between
+    mg = np.column_stack([np.zeros(len(t)), np.zeros(len(t)), 1000 + v])
+    found = np.array([n for n, _ in vm_detect(mg, tmp_path)]) / ODR
+    found = found[found > 5.0]
+    assert abs(len(found) - (30 - 5.0) / period) <= 1  # one step per landing
+    assert np.std(np.diff(found)) < 0.02  # each dated the same way, not bump, peak, bump
+
+
 # --- real recordings -------------------------------------------------------
 @pytest.fixture(scope="module")
 def alcantara_runs():

@@ -48,7 +48,11 @@ class StepDetector:
     and the last step of stopping, whose vertical peak is a fraction of the
     others; one, not a run of them, so standing after a stop stays quiet.
     A weak foot's landing can reach the trunk late as a second bump, so after
-    a weak step the next needs 75 % of the interval, not 60 %."""
+    a weak step the next needs 75 % of the interval, not 60 %. A weak
+    candidate is kept open until the acceleration falls back through gravity:
+    some walkers' trunks first rise in a small bump as the fall is braked and
+    peak only at the landing, one excursion, one step. The recent peaks are
+    each step cycle's largest excursion, so such a bump never sets the bar."""
 
     def __init__(self, odr_hz, floor_mg=100, min_step_ms=250):
         self.odr = odr_hz
@@ -71,6 +75,7 @@ class StepDetector:
         self.jerk = 0  # largest squared jerk since the last rise, and where
         self.jerk_n = 0
         self.peak_avg = 0
+        self.cycle_peak = 0  # largest lp since the last step
         self.interval_avg = 0  # samples x16
         self.last = -(1 << 20)
         self.cand = 0
@@ -114,6 +119,8 @@ class StepDetector:
         before = self.lp
         lp = before + ((v - before) >> _LP_SHIFT)
         self.lp = lp
+        if lp > self.cycle_peak:
+            self.cycle_peak = lp
         if before < 0 <= lp:
             self.rise_n = n
             self.jerk = 0
@@ -129,6 +136,7 @@ class StepDetector:
         thr = (self.peak_avg * 2) // 5
         if thr < self.floor:
             thr = self.floor
+        strong = thr
         gap = (avg * 3) // 4 if self.weak else (avg * 3) // 5
         if gap < self.min_gap:
             gap = self.min_gap
@@ -143,7 +151,7 @@ class StepDetector:
             if lp > self.cand:
                 self.cand = lp
                 self.cand_n = n
-            elif lp < (self.cand >> 1) or n - self.cand_n > gap:
+            elif lp < 0 or n - self.cand_n > gap or (lp < (self.cand >> 1) and self.cand >= strong):
                 return self._confirm()
         elif lp > thr and since >= gap and self.rise_n > self.last:
             # a new step needs its own rise through gravity: a level that stays
@@ -169,7 +177,9 @@ class StepDetector:
         # a weak step does not drag the recent peaks down
         self.weak = peak < self.floor or peak < (self.peak_avg * 2) // 5
         if not self.weak:
-            self.peak_avg = peak if self.peak_avg == 0 else self.peak_avg + ((peak - self.peak_avg) >> 2)
+            top = self.cycle_peak
+            self.peak_avg = top if self.peak_avg == 0 else self.peak_avg + ((top - self.peak_avg) >> 2)
+        self.cycle_peak = 0
         # date the step between its rise and its impact, if the rise belongs
         # to this peak (else at the peak)
         rise = self.rise_n
