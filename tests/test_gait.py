@@ -226,3 +226,15 @@ def test_sisfall_cadence_agrees_with_the_spectrum_within_2_spm():
         worst.append(abs(device - spectral))
     print(f"{len(recs)} trials: worst |difference| {max(worst):.2f} steps/min")
     assert len(recs) == 44 and max(worst) <= 2.0
+
+
+@needs_shared
+def test_a_gyro_reading_nothing_changes_no_step():
+    # the steps come from the accelerometer alone; the gyro only turns the tilt
+    rec = load("voisard")[0]
+    tr = rec.trace
+    assert tr.gyro is not None and np.abs(tr.gyro).max() > 50
+    with_gyro = [s["t"] for s in run_replay(tr)[0]["steps"]]
+    dead = Trace(t=tr.t, accel=tr.accel, gyro=None, meta=tr.meta)  # the twin feeds zeros
+    without = [s["t"] for s in run_replay(dead)[0]["steps"]]
+    assert len(with_gyro) >= 30 and without == with_gyro
