@@ -130,6 +130,7 @@ def test_mobgap_fetched_as_published_reads_its_reference_from_the_matlab_files(t
     assert [r.name for r in fetched] == [r.name for r in shared] and len(fetched) >= 4
     for a, b in zip(fetched, shared):
         assert np.array_equal(a.ref_steps, b.ref_steps) and a.meta["bouts"] == b.meta["bouts"]
+        assert a.meta.get("second_reference") == b.meta.get("second_reference")
 
 
 @needs_shared

@@ -46,6 +46,24 @@ def test_warm_up_and_bouts_bound_the_scored_windows():
     assert gb.scored_windows(rec, "mobgap") == [(0.2, 0.9), (2.0, 2.6)]
 
 
+def test_a_second_reference_is_scored_on_the_spans_both_systems_time():
+    ref = np.arange(1.0, 9.0, 0.5)                               # first system, 1-8.5 s
+    other = np.append(ref[ref >= 4.0], 6.25) + 0.02              # second: from 4 s, one step more
+    rec = fake(ref, scored_to=9.0)
+    rec.meta = {"bouts": "[[1.0, 8.5]]", "second_reference": json.dumps(
+        {"system": "camera", "contacts": other.tolist(), "bouts": [[4.02, 9.5]]})}
+    plain = fake(ref, scored_to=9.0)                             # no second system: left out
+    det = np.delete(ref, [2, 10])                                # misses 2.0 s and 6.0 s
+    both = gb.both_references({"dev": [(rec, det, None), (plain, det, None)]}, "test")
+    assert list(both) == ["camera (2nd reference)", "dev"]
+    cam, dev = both["camera (2nd reference)"], both["dev"]
+    assert cam.traces == dev.traces == 1
+    assert (cam.ref, cam.tp, cam.fp, cam.fn) == (9, 9, 1, 0)     # 4.5-8.5 s: 9 steps, 6.25 s extra
+    assert abs(cam.offset_s - 0.02) < 1e-9
+    assert cam.cadence_err == pytest.approx([15.0])              # 10 steps in 4 s against 9
+    assert (dev.ref, dev.tp, dev.fp, dev.fn) == (9, 8, 0, 1)     # the miss at 2.0 s lies outside
+
+
 def test_spectral_cadence_finds_a_known_rhythm():
     t = np.arange(0, 20, 1 / 200)
     rng = np.random.default_rng(1)

@@ -1,5 +1,7 @@
 """Real recordings from ../shared/traces (skipped, with the reason, where absent).
 Running truth, mounting and cadence: test_gait.py."""
+import json
+
 import numpy as np
 
 from retrostride.datasets import load
@@ -18,6 +20,13 @@ def test_mobgap_loader_reads_the_published_format():
         # lower back, upright: gravity is about 1 g on one axis
         assert 0.9 < np.median(np.linalg.norm(rec.trace.accel, axis=1)) < 1.1
         assert len(rec.ref_steps) > 5 and rec.scored_from < rec.ref_steps[0] + 1e-9
+    # the lab's motion capture times the same walking where it sees it
+    for rec in recs:
+        other = json.loads(rec.meta["second_reference"])
+        cam = np.array(other["contacts"])
+        assert other["system"] == "Stereophoto" and np.all(np.diff(cam) > 0)
+        near = np.abs(cam[:, None] - rec.ref_steps[None, :]).min(axis=1)
+        assert np.median(near) < 0.1, rec.name
 
 
 def test_mobgap_straight_walk_replays_with_steps():

@@ -110,6 +110,26 @@ def mobgap_reference(root):
     return out
 
 
+def timed_spans(bouts):
+    """[[first, last], ...] contact times of each run of timed contacts. NaN is
+    a step the reference saw but could not time; the span between its timed
+    neighbours is left unscored rather than guessed."""
+    spans = []
+    for b in bouts:
+        run = []
+        for ic in b["initial_contacts_s"] + [float("nan")]:
+            if ic == ic:
+                run.append(ic)
+            elif run:
+                spans.append([run[0], run[-1]])
+                run = []
+    return spans
+
+
+def timed_contacts(bouts):
+    return np.array(sorted(ic for b in bouts for ic in b["initial_contacts_s"] if ic == ic))
+
+
 def load_mobgap(root):
     """data_csv/HA/<subject>/TimeMeasure1_<test>_<trial>.csv at 100 Hz (acc in g,
     gyro in deg/s); reference initial contacts from the INDIP system, as
@@ -132,24 +152,20 @@ def load_mobgap(root):
         bouts = ref[key]["INDIP"]
         if not bouts:
             continue  # no reference walking bout for this trial (HA/002/Test5)
-        # NaN: a step the reference saw but could not time; the span between its
-        # timed neighbours is left unscored rather than guessed
-        spans = []
-        for b in bouts:
-            run = []
-            for ic in b["initial_contacts_s"] + [float("nan")]:
-                if ic == ic:
-                    run.append(ic)
-                elif run:
-                    spans.append([run[0], run[-1]])
-                    run = []
-        ics = np.array(sorted(ic for b in bouts for ic in b["initial_contacts_s"] if ic == ic))
         meta = {"source": "Mobilise-D mobgap example data (Apache-2.0)", "placement": "lower back (L5)",
-                "licence": "Apache-2.0", "bouts": json.dumps(spans)}
+                "licence": "Apache-2.0", "bouts": json.dumps(timed_spans(bouts))}
+        # the set's second reference system (optical motion capture, inside the
+        # lab's capture volume) for the same walking: how far do they agree?
+        scoring = dict(meta)
+        if ref[key].get("Stereophoto"):
+            scoring["second_reference"] = json.dumps({
+                "system": "Stereophoto", "contacts": timed_contacts(ref[key]["Stereophoto"]).tolist(),
+                "bouts": timed_spans(ref[key]["Stereophoto"])})
+        ics = timed_contacts(bouts)
         out.append(Recording(name=f"mobgap/{subject}/{test}/{trial}",
                              trace=Trace(t=t, accel=accel, gyro=gyro, meta=meta), ref_steps=ics,
                              scored_from=min(b["start_s"] for b in bouts),
-                             scored_to=max(b["end_s"] for b in bouts), meta=meta))
+                             scored_to=max(b["end_s"] for b in bouts), meta=scoring))
     return out
 
 

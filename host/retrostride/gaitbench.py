@@ -12,9 +12,15 @@ all are scored the same way:
 
 Scored windows: a set's own (trial boundaries, reference walking bouts); the
 first second of each Alcantara trial is warm-up. GaitPy's demo steps are a
-peer's output, so it is shown apart and kept out of the pooled figures."""
+peer's output, so it is shown apart and kept out of the pooled figures.
+
+Where a set has a second reference system for the same walking (mobgap: the
+lab's motion capture beside the INDIP), a further section scores every
+detector on the spans both systems time, and the second system itself as if
+it were a detector: how far two references agree bounds the F1 anyone can
+show against either."""
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +39,7 @@ DATASETS = {  # name: (activity, reference, pooled)
 }
 DEVICE = "RetroStride (device)"
 MOBGAP = ("IcdIonescu", "IcdShinImproved", "IcdHKLeeImproved")
+BOTH = ", both refs"  # the section of a set's spans that two reference systems time
 
 
 def scored_windows(rec, dataset):
@@ -209,6 +216,29 @@ def cadence_vs_spectrum(rec, report, edge_s=5.0):
     return float(np.median(device)), float(np.median(spectral))
 
 
+def both_references(runs, dataset):
+    """{detector: Score} on the spans where a recording's second reference
+    system times the steps too, led by that system scored as a detector
+    against the first; {} when no recording has one.
+    runs: {detector: [(rec, det, lags)]}, as for score()."""
+    both = {}  # position in the runs -> (the recording cut to the common spans, the second system)
+    for i, (rec, _, _) in enumerate(next(iter(runs.values()), [])):
+        other = json.loads(rec.meta["second_reference"]) if rec.meta and rec.meta.get("second_reference") else None
+        if not other:
+            continue
+        common = [(max(a0, b0), min(a1, b1)) for a0, a1 in scored_windows(rec, dataset)
+                  for b0, b1 in other["bouts"] if min(a1, b1) > max(a0, b0)]
+        if common:
+            both[i] = (replace(rec, meta={**rec.meta, "bouts": json.dumps(common)}), other)
+    if not both:
+        return {}
+    system = next(iter(both.values()))[1]["system"]
+    out = {f"{system} (2nd reference)": [(cut, np.sort(other["contacts"]), None) for cut, other in both.values()]}
+    for d, per in runs.items():
+        out[d] = [(both[i][0], det, lags) for i, (_, det, lags) in enumerate(per) if i in both]
+    return {d: score(r, dataset) for d, r in out.items()}
+
+
 # --- the detectors --------------------------------------------------------
 def device_steps(trace):
     """Step times and confirmation lags from the firmware on the twin."""
@@ -272,7 +302,7 @@ def run(datasets=None, root=None, with_mobgap=True, progress=True):
     detectors = [DEVICE] + (list(MOBGAP) if with_mobgap else [])
     loaded = {name: load(name, root) for name in names if name in DATASETS}
     gait = load_sisfall(Path(base) / LOADERS["sisfall"][0], SISFALL_GAIT) if "sisfall" in names else []
-    results, cadence = {}, []
+    results, cadence, agreement = {}, [], {}
     with Progress(disable=not progress, transient=True) as bar:
         task = bar.add_task("replaying", total=sum(len(v) for v in loaded.values()) + len(gait))
         for name, recs in loaded.items():
@@ -285,6 +315,7 @@ def run(datasets=None, root=None, with_mobgap=True, progress=True):
                     runs[m].append((rec, mobgap_steps(rec.trace, m), None))
                 bar.advance(task)
             results[name] = {d: score(r, name) for d, r in runs.items()}
+            agreement[name] = both_references(runs, name)
         for rec in gait:
             bar.update(task, description=rec.name)
             report, _ = run_replay(rec.trace)
@@ -298,6 +329,9 @@ def run(datasets=None, root=None, with_mobgap=True, progress=True):
                 pooled[d].add(s)
     if any(DATASETS[n][2] for n in results):
         results["pooled"] = pooled
+    for name, per in agreement.items():
+        if per:
+            results[name + BOTH] = per
     return results, cadence
 
 
@@ -317,7 +351,10 @@ def rows(results):
 def legend(results):
     sets = [f"{n}: {DATASETS[n][0]}, reference {DATASETS[n][1]}" for n in results if n in DATASETS]
     pooled = ", ".join(n for n in results if DATASETS.get(n, ("", "", False))[2])
-    return "; ".join(sets) + f". Pooled: {pooled}."
+    both = [n for n in results if n.endswith(BOTH)]
+    return "; ".join(sets) + f". Pooled: {pooled}." + (
+        f" {', '.join(both)}: only the spans the set's second reference system times too, that system "
+        "scored like a detector against the first." if both else "")
 
 
 def cadence_rows(cadence):
