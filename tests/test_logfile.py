@@ -1,4 +1,9 @@
-"""Session logs: a power cut mid-write or a corrupt record loses only itself."""
+"""Session logs: a power cut mid-write or a corrupt record loses only itself;
+logs written by older firmware still parse."""
+import struct
+import zlib
+
+from rsproto import catalogue as cat
 from rsproto import wire
 
 from retrostride.logfile import parse_log
@@ -12,8 +17,38 @@ def _log(n_steps):
                              alert_when=0)
     for i in range(n_steps):
         out += wire.encode_record("STEP", t_ms=1000 + 350 * i, interval_ms=350, cadence_dspm=1714, peak_mg=900,
-                                  pitch_cdeg=-250 + i, roll_cdeg=120, lag_ms=80)
+                                  pitch_cdeg=-250 + i, roll_cdeg=120, lag_ms=80, direction=2, lean_cdeg=-40,
+                                  reference=4)
     return out
+
+
+def _old_record(tid, fmt, *values):
+    """A record as older firmware wrote it, packed by hand (not from the catalogue)."""
+    body = bytes([tid, struct.calcsize(fmt)]) + struct.pack(fmt, *values)
+    return bytes([cat.RECORD_MAGIC]) + body + struct.pack("<H", zlib.crc32(body) & 0xFFFF)
+
+
+def test_a_log_of_format_3_parses_with_the_newer_fields_absent():
+    """Format 3 (before direction): STEP without direction/lean/reference,
+    BOUT without direction, ALERT_START without its reference."""
+    header = _old_record(0x01, "<BBBBIIIHBHhhhhhhHHBHBB", 3, 0, 1, 0, 7, 0, 0, 104, 16, 2000,
+                         0, 0, 1000, 1000, 0, 0, 250, 100, 12, 5, 0, 0)
+    step = _old_record(0x02, "<IHHHhhH", 1200, 350, 1714, 900, -250, 120, 80)
+    bout = _old_record(0x07, "<IB", 1100, 2)
+    alert = _old_record(0x03, "<Ih", 9000, 1400)
+    log = parse_log(header + bout + step + alert)
+    assert log.corrupt == 0 and not log.truncated
+    assert log.header["format"] == 3 and log.header["session_id"] == 7
+    (s,) = log.of("STEP")
+    assert s["t_ms"] == 1200 and s["lag_ms"] == 80 and s["direction"] is None and s["lean_cdeg"] is None
+    assert log.of("BOUT") == [{"t_ms": 1100, "kind": 2, "direction": None}]
+    assert log.of("ALERT_START")[0]["pitch_cdeg"] == 1400 and log.of("ALERT_START")[0]["reference"] is None
+
+
+def test_a_record_of_a_length_no_format_ever_had_is_corrupt():
+    bad = _old_record(0x02, "<IHHB", 1200, 350, 1714, 3)  # ends inside peak_mg: no format ever
+    log = parse_log(bad + _log(2))
+    assert log.corrupt >= 1 and len(log.of("STEP")) == 2  # skipped, and what follows kept
 
 
 def test_power_cut_mid_record_keeps_every_complete_record():

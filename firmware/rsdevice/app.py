@@ -11,6 +11,7 @@ from . import posture
 from . import schema as S
 from .bouts import Bouts
 from .button import LONG, SHORT
+from .direction import Direction
 from .gait import StepDetector
 from .link import Link
 from .sessionlog import SessionStore, SessionWriter
@@ -20,9 +21,10 @@ _TICK_MS = const(5)        # idle wait between polls when the FIFO is below its 
 _BATCH = const(64)         # samples per sensor per FIFO read (buffers sized for it)
 _POSTURE_EVERY = const(4)  # the slouch coach looks at the averaged lean every 4 samples
 _AUTO_SKIP_S = const(3)    # an auto reference starts this long into moving
-_HELD = const(7)           # a held step: sample, confirmed at, interval, cadence, peak, pitch, roll
+_HELD = const(10)          # a held step: log_step's arguments
 _START_PATTERN = (60,)
 _STOP_PATTERN = (60, 80, 60)
+_RETRO_CUE = (80, 80, 80, 80, 80, 80, 500)  # time to turn round: unlike any alert
 
 
 class App:
@@ -44,10 +46,16 @@ class App:
         self.slouch = posture.Slouch(odr, cfg)
         self.cal = posture.Calibration(odr, imu.gyro_mdps_per_lsb())
         self.calibrating = False
+        self.dir = Direction()
+        self.forms = posture.Forms(odr // _POSTURE_EVERY, cfg)
+        self.form = S.FORM_UPRIGHT   # the reference in force, and the lean against it
+        self.form_lean = 0
+        self.back_run = 0            # backward steps in a row
         if cal:
             self.cal.up = cal[:3]
             self.cal.fwd = cal[3:]
             self.cal.state = S.CAL_DONE
+            self.use_reference(cal)
         self.auto_n = 0           # auto reference: samples averaged so far
         self.auto_skip = 0        # ... after skipping these
         self.auto_x = 0
@@ -122,6 +130,7 @@ class App:
             n = n0 + i
             tilt.update(ax, ay, az, wx, wy, wz)
             stepped = det.update(ax, ay, az)
+            self.dir.update(ax, ay, az, det.lp)
             if stepped:
                 self.on_step(det)
             if bouts.tick(n) >= 0:
@@ -144,12 +153,15 @@ class App:
     # --- steps and bouts -------------------------------------------------
     def on_step(self, det):
         bouts = self.bouts
-        kind = bouts.step(det.step_n, det.cadence_dspm)
+        direction = self.dir.step(det.interval, det.peak_avg, det.cadence_dspm)
+        kind = bouts.step(det.step_n, det.cadence_dspm, direction)
         tilt = self.tilt
         if tilt.has_reference():
             tilt.angles()
         step = (det.step_n, det.n, min(det.interval * 1000 // self.imu.odr_hz, 0xFFFF),
-                min(det.cadence_dspm, 0xFFFF), min(max(det.peak, 0), 0xFFFF), tilt.pitch, tilt.roll)
+                min(det.cadence_dspm, 0xFFFF), min(max(det.peak, 0), 0xFFFF), tilt.pitch, tilt.roll,
+                direction, self.form_lean, self.form)
+        self.retro_cue(direction)
         if self.writer is None:
             if self.cfg["session_start"] == S.SESSION_START_MOVEMENT and self.armed:
                 self.hold_step(step, bouts.run)
@@ -160,11 +172,21 @@ class App:
             self.log_bout(det.step_n, kind)
         self.log_step(*step)
 
-    def log_step(self, step_n, n, interval_ms, cadence_dspm, peak_mg, pitch, roll):
+    def log_step(self, step_n, n, interval_ms, cadence_dspm, peak_mg, pitch, roll, direction, lean, form):
         w = self.writer
         if w is not None and step_n >= self.first_sample:
             w.write(S.R_STEP, self.t_ms(step_n), interval_ms, cadence_dspm, peak_mg, pitch, roll,
-                    self.t_ms(n) - self.t_ms(step_n))
+                    self.t_ms(n) - self.t_ms(step_n), direction, lean, form)
+
+    def retro_cue(self, direction):
+        """Retro intervals: every `retro_cue_steps` backward steps in a row, a
+        distinct buzz tells a beginner to turn round."""
+        self.back_run = self.back_run + 1 if direction == S.DIR_BACKWARD else 0
+        every = self.cfg["retro_cue_steps"]
+        if every and self.back_run and self.back_run % every == 0:
+            self.board.motor.play(_RETRO_CUE)
+            if self.writer:
+                self.writer.write(S.R_CUE, self.t_ms(self.samples), min(self.back_run, 0xFFFF))
 
     def hold_step(self, step, run):
         """Keep the steps of the current run (`run` steps in a row so far):
@@ -185,12 +207,13 @@ class App:
         self.by_movement = True
         self.log_bout(h[0], self.bouts.kind)
         for j in range(0, self.held_n * _HELD, _HELD):
-            self.log_step(h[j], h[j + 1], h[j + 2], h[j + 3], h[j + 4], h[j + 5], h[j + 6])
+            self.log_step(h[j], h[j + 1], h[j + 2], h[j + 3], h[j + 4], h[j + 5], h[j + 6], h[j + 7], h[j + 8],
+                          h[j + 9])
         self.held_n = 0
 
     def log_bout(self, n, kind):
         if self.writer and n >= self.first_sample:
-            self.writer.write(S.R_BOUT, self.t_ms(n), kind)
+            self.writer.write(S.R_BOUT, self.t_ms(n), kind, self.bouts.direction)
 
     # --- posture ---------------------------------------------------------
     def posture(self, n):
@@ -202,11 +225,24 @@ class App:
         # straightening up or leaning aside would read the same, so no judging
         if not tilt.lean_ready or not tilt.has_forward():
             return
-        slouch = self.slouch
+        # standing, the calibrated upright; moving, the runner's own form for
+        # this kind of movement and direction, once learned
+        bouts = self.bouts
+        form = posture.form_of(bouts.kind, bouts.direction)
+        forms = self.forms
         w = self.writer
-        ev = slouch.update(n, tilt.lean, self.bouts.moving())
+        if forms.update(form, tilt.lean) >= 0 and w is not None:
+            w.write(S.R_FORM, self.t_ms(n), form, forms.pitch[form])
+        if form == S.FORM_UPRIGHT:
+            judged = self.cfg["alert_when"] == S.ALERT_WHEN_ALWAYS
+        else:
+            judged = form > 0 and forms.learned[form]
+        self.form = form if judged else S.FORM_UPRIGHT
+        self.form_lean = tilt.lean - forms.pitch[self.form]
+        slouch = self.slouch
+        ev = slouch.update(n, self.form_lean, judged)
         if w is not None and ev == posture.START:
-            w.write(S.R_ALERT_START, self.t_ms(n), tilt.lean)
+            w.write(S.R_ALERT_START, self.t_ms(n), tilt.lean, self.form, self.form_lean)
         elif w is not None and ev == posture.END:
             w.write(S.R_ALERT_END, self.t_ms(n))
         if slouch.buzz_now:
@@ -259,11 +295,18 @@ class App:
         if r == -2:
             cal = self.cal.up + self.cal.fwd
             config.save(self.cfg, cal)
-            self.tilt.set_reference(cal[0], cal[1], cal[2], cal[3], cal[4], cal[5])
+            self.use_reference(cal)
+            self.forms.reset()  # the clip may sit otherwise now: learn the forms anew
             self.log_reference(self.samples, S.REF_CALIBRATED)
             motor.play(posture.CAL_DONE)
         else:
             motor.play(posture.CAL_REFUSED[r - 1])
+
+    def use_reference(self, cal):
+        """The upright and forward (x1000, sensor axes) for the tilt and the direction."""
+        tilt = self.tilt
+        tilt.set_reference(cal[0], cal[1], cal[2], cal[3], cal[4], cal[5])
+        self.dir.set_forward(tilt.fx, tilt.fy, tilt.fz)
 
     # --- settings --------------------------------------------------------
     def set_config(self, key, value):
@@ -277,6 +320,7 @@ class App:
         self.det.floor = cfg["step_floor_mg"]
         self.det.min_gap = cfg["step_min_ms"] * self.imu.odr_hz // 1000
         self.slouch.configure(cfg)
+        self.forms.configure(cfg)
         self.bouts.configure(cfg)
         self.board.motor.strength = cfg["haptic_strength_pct"] * 65535 // 100
         return 0
@@ -295,9 +339,9 @@ class App:
         up = self.cal.up
         fwd = self.cal.fwd
         if up != [0, 0, 0]:
-            self.tilt.set_reference(up[0], up[1], up[2], fwd[0], fwd[1], fwd[2])
+            self.use_reference(up + fwd)
         else:  # a new auto reference for each session (the clip may have moved)
-            self.tilt.set_reference(0, 0, 0, 0, 0, 0)
+            self.use_reference([0, 0, 0, 0, 0, 0])
             self.auto_n = self.auto_x = self.auto_y = self.auto_z = 0
             self.auto_skip = _AUTO_SKIP_S * imu.odr_hz
         v = S.FW_VERSION

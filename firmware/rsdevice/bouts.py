@@ -1,7 +1,8 @@
 # Movement bouts: rest, walk or run, from the steps. A bout starts on sustained
 # movement (3 steps in a row, each within the pause of the last) and ends after
 # `bout_pause_s` without a step; running is a cadence from `run_cadence_spm` up
-# (walking tops out near 130-140 steps/min; jogging starts near 150).
+# (walking tops out near 130-140 steps/min; jogging starts near 150). A bout
+# carries its direction of travel: deciding it or changing it starts a new bout.
 from micropython import const
 
 from . import schema as S
@@ -14,6 +15,7 @@ class Bouts:
         self.odr = odr_hz
         self.configure(cfg)
         self.kind = S.BOUT_REST
+        self.direction = S.DIR_UNKNOWN
         self.run = 0          # steps in a row
         self.last_step = -(1 << 29)
 
@@ -24,8 +26,9 @@ class Bouts:
     def moving(self):
         return self.kind != S.BOUT_REST
 
-    def step(self, n, cadence_dspm):
-        """A step confirmed at sample n; returns the new kind if it changed, else -1."""
+    def step(self, n, cadence_dspm, direction=S.DIR_UNKNOWN):
+        """A step confirmed at sample n, going `direction`; returns the kind
+        if a new bout began (kind or direction changed), else -1."""
         self.run = self.run + 1 if n - self.last_step <= self.pause else 1
         self.last_step = n
         if self.run < _START_STEPS or not cadence_dspm:
@@ -33,8 +36,11 @@ class Bouts:
         # 10 steps/min of hysteresis so a cadence on the border does not flap
         edge = self.run_dspm - 100 if self.kind == S.BOUT_RUN else self.run_dspm
         kind = S.BOUT_RUN if cadence_dspm >= edge else S.BOUT_WALK
-        if kind != self.kind:
+        if direction == S.DIR_UNKNOWN:  # undecided for a step or two: the bout keeps its own
+            direction = self.direction
+        if kind != self.kind or direction != self.direction:
             self.kind = kind
+            self.direction = direction
             return kind
         return -1
 
@@ -42,6 +48,7 @@ class Bouts:
         """Per sample; returns BOUT_REST once the pause has passed in a bout, else -1."""
         if self.kind != S.BOUT_REST and n - self.last_step > self.pause:
             self.kind = S.BOUT_REST
+            self.direction = S.DIR_UNKNOWN
             self.run = 0
             return S.BOUT_REST
         return -1

@@ -19,7 +19,8 @@ PATTERNS = ((200,), (200, 120, 200), (400, 120, 400, 120, 400))
 class Slouch:
     """A slouch is the averaged lean above the threshold; held for `hold`
     it starts an alert, which ends when the lean falls `hysteresis` below
-    the threshold (or movement stops, with alert_when=moving). Within an
+    the threshold (or it can no longer be judged: movement stops with
+    alert_when=moving, no reference for this movement yet). Within an
     alert the buzz repeats every `cooldown`, at most `max_repeats` times,
     each pattern stronger; a new alert waits out the cooldown before its
     first buzz. Mode tracking logs without buzzing, off does nothing."""
@@ -47,10 +48,11 @@ class Slouch:
         i = self.buzzes - 1
         return PATTERNS[i if i < len(PATTERNS) else len(PATTERNS) - 1]
 
-    def update(self, n, lean, moving):
-        """n: sample index, lean: averaged pitch (cdeg). Returns an event."""
+    def update(self, n, lean, judged):
+        """n: sample index, lean: averaged pitch against the reference in
+        force (cdeg), judged: whether there is one now. Returns an event."""
         self.buzz_now = False
-        eligible = self.mode != S.ALERT_MODE_OFF and (moving or self.always)
+        eligible = self.mode != S.ALERT_MODE_OFF and judged
         if self.active:
             if not eligible or lean < self.release:
                 self.active = False
@@ -78,6 +80,70 @@ class Slouch:
         if self.mode == S.ALERT_MODE_TRAINING:
             self.last_buzz = n
             self.buzz_now = True
+
+
+_FORM_MAX = const(2000)  # a learned form leans at most 20 deg forward of the upright
+
+
+class Forms:
+    """The runner's own posture per kind of movement and direction (walk or
+    run, forward or backward: FORM_*), against which a lean is judged while
+    moving. After a calibration each is learned the first time the runner
+    moves that way: the averaged pitch over `learn` posture updates once the
+    first `settle` of that movement (starting off, settling into the pace)
+    has passed; it is kept across bouts until the next calibration. A form
+    learned slouched is capped 20 deg forward of the upright, so a runner
+    who starts slumped is still coached."""
+
+    def __init__(self, every_hz, cfg):
+        self.every_hz = every_hz   # posture updates per second
+        self.pitch = [0, 0, 0, 0, 0]
+        self.learned = [True, False, False, False, False]  # the upright is known
+        self.sum = 0
+        self.n = 0
+        self.seen = 0      # updates in the current movement so far
+        self.current = -1  # the form the current movement belongs to (-1: none)
+        self.configure(cfg)
+
+    def configure(self, cfg):
+        self.settle = cfg["form_settle_s"] * self.every_hz
+        self.learn = cfg["form_learn_s"] * self.every_hz
+
+    def reset(self):
+        for i in range(1, 5):
+            self.learned[i] = False
+        self.current = -1
+
+    def update(self, form, lean):
+        """Each posture update: `form` is the movement now (FORM_*, -1 when
+        not known, FORM_UPRIGHT at rest). Returns the form just learned, else -1."""
+        if form != self.current:
+            self.current = form
+            self.seen = 0
+            self.sum = 0
+            self.n = 0
+        if form <= 0 or self.learned[form]:
+            return -1
+        self.seen += 1
+        if self.seen <= self.settle:
+            return -1
+        self.sum += lean
+        self.n += 1
+        if self.n < self.learn:
+            return -1
+        p = self.sum // self.n
+        self.pitch[form] = _FORM_MAX if p > _FORM_MAX else p
+        self.learned[form] = True
+        return form
+
+
+def form_of(kind, direction):
+    """FORM_* of a bout kind (BOUT_*) and direction (DIR_*); -1 if not known."""
+    if kind == S.BOUT_REST:
+        return S.FORM_UPRIGHT
+    if direction == S.DIR_UNKNOWN:
+        return -1
+    return (kind - 1) * 2 + direction
 
 
 # calibration phases

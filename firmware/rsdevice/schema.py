@@ -4,9 +4,9 @@ Do not edit: change the catalogue and regenerate (a test fails when stale)."""
 from micropython import const
 
 PROTOCOL_VERSION = const(1)
-LOG_FORMAT_VERSION = const(3)
+LOG_FORMAT_VERSION = const(4)
 FW_VERSION = (0, 1, 0)
-SCHEMA_HASH = 156183540
+SCHEMA_HASH = 3782276266
 MAGIC0 = const(165)
 MAGIC1 = const(90)
 MAX_PAYLOAD = const(512)
@@ -56,6 +56,8 @@ R_FAULT = const(5)
 R_END = const(6)
 R_BOUT = const(7)
 R_REFERENCE = const(8)
+R_FORM = const(9)
+R_CUE = const(10)
 
 # fault codes
 F_FIFO_OVERRUN = const(1)
@@ -80,6 +82,18 @@ BOUT_RUN = const(2)
 # reference sources
 REF_CALIBRATED = const(1)
 REF_AUTO = const(2)
+
+# directions
+DIR_UNKNOWN = const(0)
+DIR_FORWARD = const(1)
+DIR_BACKWARD = const(2)
+
+# posture references (forms)
+FORM_UPRIGHT = const(0)
+FORM_WALK_FORWARD = const(1)
+FORM_WALK_BACKWARD = const(2)
+FORM_RUN_FORWARD = const(3)
+FORM_RUN_BACKWARD = const(4)
 
 # values of the settings that are choices
 ALERT_MODE_TRAINING = const(0)
@@ -131,16 +145,21 @@ CONFIG = {
     'session_start': (0, 0, 1),
     'session_start_steps': (16, 4, 48),
     'session_end_s': (300, 10, 3600),
+    'form_settle_s': (5, 0, 60),
+    'form_learn_s': (15, 3, 120),
+    'retro_cue_steps': (0, 0, 2000),
 }
 
 # record type -> struct format of its payload
 RECORD = {
     1: '<BBBBIIIHBHhhhhhhHHBHBB',  # HEADER
-    2: '<IHHHhhH',  # STEP
-    3: '<Ih',  # ALERT_START
+    2: '<IHHHhhHBhB',  # STEP
+    3: '<IhBh',  # ALERT_START
     4: '<I',  # ALERT_END
     5: '<IBH',  # FAULT
     6: '<III',  # END
-    7: '<IB',  # BOUT
+    7: '<IBB',  # BOUT
     8: '<IBhhhhhh',  # REFERENCE
+    9: '<IBh',  # FORM
+    10: '<IH',  # CUE
 }

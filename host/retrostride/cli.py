@@ -9,10 +9,13 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
+from rsproto import catalogue as cat
 
 from .client import Client, LinkError, open_port
 from .library import Library
 from .trace import TraceError, read_trace
+
+DIRECTION = dict(cat.DIRECTIONS)
 
 console = Console(stderr=True)
 
@@ -87,16 +90,18 @@ def cmd_sessions(args):
     lib = Library(args.library)
     rows = lib.list()
     table = Table(title=f"sessions in {lib.path}")
-    for col in ("device", "session", "bytes", "steps", "duration s", "state"):
+    for col in ("device", "session", "bytes", "steps", "backward", "duration s", "state"):
         table.add_column(col)
     for r in rows:
-        steps = dur = ""
+        steps = back = dur = ""
         if r["complete"]:
             log = parse_log(lib.data(r["device_id"], r["session_id"]))
             steps = str(len(log.of("STEP")))
+            n_back = sum(1 for s in log.of("STEP") if s["direction"] == DIRECTION["BACKWARD"])
+            back = f"{n_back} ({100 * n_back / max(1, len(log.of('STEP'))):.0f} %)"
             dur = "%.1f" % (log.end["t_ms"] / 1000) if log.end else "?"
         state = "confirmed" if r["confirmed"] else ("verified" if r["complete"] else "partial")
-        table.add_row(r["device_id"], str(r["session_id"]), str(r["size"]), steps, dur, state)
+        table.add_row(r["device_id"], str(r["session_id"]), str(r["size"]), steps, back, dur, state)
     Console().print(table)
     return 0
 
@@ -197,6 +202,32 @@ def cmd_bench_gait(args):
     return 0
 
 
+def cmd_bench_retro(args):
+    from . import retrobench
+    from rich.progress import Progress
+    with Progress(console=console, disable=args.quiet) as bar:
+        task = bar.add_task("there-and-back replays", total=None)
+        results = retrobench.run(args.datasets, args.root, workers=args.workers,
+                                 progress=lambda k, n: bar.update(task, completed=k, total=n))
+    table = retrobench.rows(results)
+    out = Table(title="direction per step on there-and-back traces (the firmware on the twin)")
+    for col in ("set", "trials", "forward right", "backward right", "unknown", "latency steps (med/max)",
+                "played normally: backward"):
+        out.add_column(col)
+    for r in table:
+        out.add_row(r["set"], str(r["trials"]), f"{r['forward_right']:.3f} ({r['forward_steps']})",
+                    f"{r['backward_right']:.3f} ({r['backward_steps']})", str(r["unknown"]),
+                    f"{r['latency_median_steps']:.0f} / {r['latency_max_steps']}",
+                    f"{r['plain_backward_share']:.4f} of {r['plain_steps']}")
+    Console().print(out)
+    if args.markdown:
+        Path(args.markdown).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.markdown).write_text(retrobench.markdown(table))
+        Path(args.markdown).with_suffix(".json").write_text(retrobench.to_json(table))
+        console.print(f"wrote {args.markdown} and its .json")
+    return 0
+
+
 def cmd_demo(args):
     from .datasets import load, shared_traces
     from .demo_trace import generated_run
@@ -287,6 +318,14 @@ def main(argv=None):
     bg.add_argument("--no-mobgap", action="store_true", help="score the device alone")
     bg.add_argument("--quiet", action="store_true", help="no progress bar")
     bg.set_defaults(func=cmd_bench_gait)
+
+    br = bsub.add_parser("retro", help="direction per step on there-and-back traces of every set with a forward axis")
+    br.add_argument("--datasets", nargs="+", choices=["alcantara", "voisard", "mobgap", "sisfall"])
+    br.add_argument("--root", help="folder holding the sets (default ../shared/traces)")
+    br.add_argument("--markdown", help="also write the table here as Markdown (and .json beside it)")
+    br.add_argument("--workers", type=int, default=2, help="replays at once (default 2)")
+    br.add_argument("--quiet", action="store_true", help="no progress bar")
+    br.set_defaults(func=cmd_bench_retro)
 
     m = sub.add_parser("demo", help="replay a default trace end to end")
     m.add_argument("--generated", action="store_true", help="use the built-in generated trace")

@@ -290,6 +290,13 @@ def load_gaitpy(root):
                       scored_to=max(b[1] for b in bouts.values()), meta=meta)]
 
 
+# The forward axis of each set's sensor, as mounted (what a calibration's walk
+# forward would find): Alcantara's antero-posterior channel; Mobilise-D's
+# sensor frame has z anterior; the Xsens MTw on the back has z out of its case,
+# away from the body, so forward is -z; SisFall's belt buckle faces +z.
+# GaitPy's demo names no axis: direction stays unknown there.
+FORWARD_AXIS = {"alcantara": "+x", "mobgap": "+z", "voisard": "-z", "sisfall": "+z"}
+
 LOADERS = {"alcantara": ("alcantara_sacral_running", load_alcantara),
            "mobgap": ("mobgap_lowerback_walking", load_mobgap),
            "voisard": ("voisard_lowerback_walking", load_voisard),

@@ -47,7 +47,7 @@ def parse_log(data):
             rec = wire.Record.parse(data[i:i + size])
             body = rec.body.value
             name, fields = wire.decode_record_payload(body.type, body.payload)
-        except (ConstructError, KeyError):
+        except (ConstructError, KeyError, ValueError):
             log.corrupt += 1
             i += 1
             continue

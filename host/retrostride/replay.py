@@ -136,6 +136,8 @@ def build_report(log, events, trace, wall_s):
         return round(t0 + ms / 1000.0, 4)
 
     referenced = any(n == "REFERENCE" for n, _ in log.records)
+    direction = _names(cat.DIRECTIONS)
+    form = _names(cat.FORMS)
     steps = []
     for s in log.of("STEP"):
         steps.append({"t": t(s["t_ms"]),
@@ -145,15 +147,27 @@ def build_report(log, events, trace, wall_s):
                       "lag_s": s["lag_ms"] / 1000.0,  # confirmed this long after t
                       # degrees against the reference upright; None before there is one
                       "pitch": s["pitch_cdeg"] / 100.0 if referenced else None,
-                      "roll": s["roll_cdeg"] / 100.0 if referenced else None})
+                      "roll": s["roll_cdeg"] / 100.0 if referenced else None,
+                      # older logs (format < 4) knew no direction
+                      "direction": direction.get(s["direction"], "unknown"),
+                      # the stride-averaged lean against the reference in force, and which
+                      "lean": s["lean_cdeg"] / 100.0 if referenced and s["lean_cdeg"] is not None else None,
+                      "reference": form.get(s["reference"])})
     # an alert's start and end, with the averaged lean that started it
     alerts = []
     for name, r in log.records:
         if name == "ALERT_START":
-            alerts.append({"start": t(r["t_ms"]), "end": None, "pitch": r["pitch_cdeg"] / 100.0})
+            alerts.append({"start": t(r["t_ms"]), "end": None, "pitch": r["pitch_cdeg"] / 100.0,
+                           # which reference judged it (upright before format 4) and the lean against it
+                           "reference": form.get(r["reference"], "upright"),
+                           "lean": r["lean_cdeg"] / 100.0 if r["lean_cdeg"] is not None else r["pitch_cdeg"] / 100.0})
         elif name == "ALERT_END" and alerts and alerts[-1]["end"] is None:
             alerts[-1]["end"] = t(r["t_ms"])
-    bouts = [{"t": t(r["t_ms"]), "kind": cat.BOUTS[r["kind"]][0].lower()} for r in log.of("BOUT")]
+    bouts = [{"t": t(r["t_ms"]), "kind": cat.BOUTS[r["kind"]][0].lower(),
+              "direction": direction.get(r["direction"], "unknown")} for r in log.of("BOUT")]
+    forms = [{"t": t(r["t_ms"]), "form": form.get(r["form"]), "pitch": r["pitch_cdeg"] / 100.0}
+             for r in log.of("FORM")]
+    cues = [{"t": t(r["t_ms"]), "backward_steps": r["steps"]} for r in log.of("CUE")]
     references = [{"t": t(r["t_ms"]), "source": dict((c, n) for n, c in cat.REFERENCES)[r["source"]].lower(),
                    "up": [r["up_x"] / 1000, r["up_y"] / 1000, r["up_z"] / 1000],
                    "forward": [r["fwd_x"] / 1000, r["fwd_y"] / 1000, r["fwd_z"] / 1000]}
@@ -165,12 +179,11 @@ def build_report(log, events, trace, wall_s):
 
     end = log.end
     duration = end["t_ms"] / 1000.0 if end else (steps[-1]["t"] - t0 if steps else 0.0)
-    intervals = [s["interval_s"] for s in steps if s["interval_s"]]
-    cadence = 60.0 / statistics.median(intervals) if intervals else 0.0
     summary = {
         "steps": len(steps),
         "duration_s": round(duration, 3),
-        "cadence_spm": round(cadence, 1),
+        "cadence_spm": cadence_spm(steps),
+        **direction_summary(steps),
         "alerts": len(alerts),
         "fifo_overruns": sum(1 for _ in log.of("FAULT")),
         "corrupt_records": log.corrupt,
@@ -179,7 +192,29 @@ def build_report(log, events, trace, wall_s):
         "wall_s": round(wall_s, 3),
     }
     return {"summary": summary, "steps": steps, "alerts": alerts, "buzzes": buzzes, "bouts": bouts,
-            "references": references,
+            "references": references, "forms": forms, "cues": cues,
             "session": {k: (v.hex() if isinstance(v, bytes) else v) for k, v in h.items()},
             "trace": {"source": trace.meta.get("source", ""), "duration_s": round(trace.duration_s, 3),
                       "rate_hz": round(trace.rate_hz, 3), "gyro": trace.gyro is not None}}
+
+
+def _names(table):
+    """{code: lower-case name} of a catalogue table."""
+    return {code: name.lower() for name, code in table}
+
+
+def cadence_spm(steps):
+    """Steps per minute from the median interval between steps."""
+    intervals = [s["interval_s"] for s in steps if s["interval_s"]]
+    return round(60.0 / statistics.median(intervals), 1) if intervals else 0.0
+
+
+def direction_summary(steps):
+    """How much of the session went backwards: steps, seconds (the intervals
+    that ended in a backward step) and the cadence of each direction."""
+    back = [s for s in steps if s["direction"] == "backward"]
+    return {"backward_steps": len(back),
+            "backward_s": round(sum(s["interval_s"] or 0.0 for s in back), 3),
+            "forward_steps": sum(1 for s in steps if s["direction"] == "forward"),
+            "cadence_forward_spm": cadence_spm([s for s in steps if s["direction"] == "forward"]),
+            "cadence_backward_spm": cadence_spm(back)}

@@ -88,8 +88,10 @@ REFUSALS = (
 # On-flash session log: RECORD_MAGIC, type u8, length u8, payload, crc16
 # (low 16 bits of crc32 over type, length, payload). Append-only; a reader
 # keeps every complete record before a torn or corrupt one.
+# A record only ever grows at its tail: a newer reader parses an older, shorter
+# record with the fields it lacks absent (None), so logs of format 2 on parse.
 RECORD_MAGIC = 0xB5
-LOG_FORMAT_VERSION = 3
+LOG_FORMAT_VERSION = 4
 
 RECORDS = (
     ("HEADER", 0x01, (
@@ -109,21 +111,37 @@ RECORDS = (
     # pitch (forward lean +) and roll (right +) of the trunk, centidegrees,
     # relative to the reference upright. lag_ms: how long after t_ms the
     # detector confirmed the step (its real-time delay, FIFO batching aside).
+    # format 4: direction (DIRECTIONS), the stride-averaged lean against the
+    # reference in force (lean_cdeg) and which reference that is (FORMS).
     ("STEP", 0x02, (("t_ms", "I"), ("interval_ms", "H"), ("cadence_dspm", "H"),
-                    ("peak_mg", "H"), ("pitch_cdeg", "h"), ("roll_cdeg", "h"), ("lag_ms", "H"))),
-    # a slouch alert: the stride-averaged pitch when it started
-    ("ALERT_START", 0x03, (("t_ms", "I"), ("pitch_cdeg", "h"))),
+                    ("peak_mg", "H"), ("pitch_cdeg", "h"), ("roll_cdeg", "h"), ("lag_ms", "H"),
+                    ("direction", "B"), ("lean_cdeg", "h"), ("reference", "B"))),
+    # a slouch alert: the stride-averaged pitch when it started (against the
+    # calibrated upright) and, format 4, the reference that judged it (FORMS)
+    # with the lean against it
+    ("ALERT_START", 0x03, (("t_ms", "I"), ("pitch_cdeg", "h"), ("reference", "B"), ("lean_cdeg", "h"))),
     ("ALERT_END", 0x04, (("t_ms", "I"),)),
     ("FAULT", 0x05, (("t_ms", "I"), ("code", "B"), ("count", "H"))),
     ("END", 0x06, (("t_ms", "I"), ("steps", "I"), ("samples", "I"))),
-    # movement bouts: kind BOUTS; the reference upright taken then (auto or calibrated)
-    ("BOUT", 0x07, (("t_ms", "I"), ("kind", "B"))),
+    # movement bouts: kind BOUTS, direction DIRECTIONS (format 4; a change of
+    # direction starts a new bout, and so does deciding it)
+    ("BOUT", 0x07, (("t_ms", "I"), ("kind", "B"), ("direction", "B"))),
     ("REFERENCE", 0x08, (("t_ms", "I"), ("source", "B"),
                          ("up_x", "h"), ("up_y", "h"), ("up_z", "h"),
                          ("fwd_x", "h"), ("fwd_y", "h"), ("fwd_z", "h"))),
+    # the runner's own form learned for one kind of movement (FORMS): the
+    # stride-averaged pitch against the calibrated upright it holds there
+    ("FORM", 0x09, (("t_ms", "I"), ("form", "B"), ("pitch_cdeg", "h"))),
+    # the retro-interval cue played: backward steps in a row so far
+    ("CUE", 0x0A, (("t_ms", "I"), ("steps", "H"))),
 )
 
 BOUTS = (("REST", 0), ("WALK", 1), ("RUN", 2))
+# direction of travel per step and bout: unknown without a forward axis or until decided
+DIRECTIONS = (("UNKNOWN", 0), ("FORWARD", 1), ("BACKWARD", 2))
+# the reference a lean is judged against: the calibrated upright (standing),
+# or the runner's own form in that kind of movement and direction
+FORMS = (("UPRIGHT", 0), ("WALK_FORWARD", 1), ("WALK_BACKWARD", 2), ("RUN_FORWARD", 3), ("RUN_BACKWARD", 4))
 # where a session's reference upright came from
 REFERENCES = (("CALIBRATED", 1), ("AUTO", 2))
 
@@ -153,6 +171,13 @@ CONFIG = (
     ("session_start", 0, 0, 1, ("movement", "power_up")),
     ("session_start_steps", 16, 4, 48, ()),  # steps in a row (each within bout_pause_s) that start one
     ("session_end_s", 300, 10, 3600, ()),    # a session started by movement ends after this long still
+    # run-aware coaching: moving, a lean is judged against the runner's own form
+    # for that kind and direction, learned over form_learn_s after the first
+    # form_settle_s of it (starting off, settling into the pace) following a calibration
+    ("form_settle_s", 5, 0, 60, ()),
+    ("form_learn_s", 15, 3, 120, ()),
+    # retro intervals: after this many backward steps in a row a distinct buzz (0 = off)
+    ("retro_cue_steps", 0, 0, 2000, ()),
 )
 
 FAULTS = (
@@ -169,7 +194,7 @@ def canonical_text():
             parts.append("%s=%d(%s)" % (name, tid, ",".join(n + ":" + f for n, f in fields)))
     parts.extend("%s=%d" % e for e in ERRORS)
     parts.extend("%s=%d[%d,%d]%s" % (n, d, lo, hi, "|".join(ch)) for n, d, lo, hi, ch in CONFIG)
-    for table in (CAL_STATES, REFUSALS, BOUTS, REFERENCES):
+    for table in (CAL_STATES, REFUSALS, BOUTS, REFERENCES, DIRECTIONS, FORMS):
         parts.extend("%s=%d" % e for e in table)
     return ";".join(parts)
 

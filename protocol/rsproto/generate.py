@@ -51,7 +51,9 @@ def firmware_schema_text():
     for title, prefix, table in (("calibration states", "CAL_", cat.CAL_STATES),
                                  ("calibration refusals", "REFUSE_", cat.REFUSALS),
                                  ("bout kinds", "BOUT_", cat.BOUTS),
-                                 ("reference sources", "REF_", cat.REFERENCES)):
+                                 ("reference sources", "REF_", cat.REFERENCES),
+                                 ("directions", "DIR_", cat.DIRECTIONS),
+                                 ("posture references (forms)", "FORM_", cat.FORMS)):
         lines.append("")
         lines.append("# " + title)
         for name, code in table:

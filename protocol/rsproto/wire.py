@@ -93,7 +93,30 @@ def encode_record(name, **fields):
     return Record.build(dict(body=dict(value=body)))
 
 
+RECORD_FIELDS = {name: fields for name, _, fields in cat.RECORDS}
+
+
+def _prefix(name, size):
+    """The struct of the leading fields of record `name` that fill `size`
+    bytes, or None if no whole prefix does."""
+    fields = RECORD_FIELDS[name]
+    for k in range(len(fields), 0, -1):
+        if struct.calcsize(cat.payload_format(fields[:k])[0]) == size:
+            return _struct(fields[:k])
+    return None
+
+
 def decode_record_payload(tid, payload):
+    """(name, fields). A record of an older log format is shorter, ending
+    before fields added since (records only grow at the tail): those are None."""
     name = RECORD_BY_TYPE[tid]
-    fields = RECORD_PAYLOAD[name].parse(payload)
-    return name, {k: v for k, v in fields.items() if not k.startswith("_")}
+    if len(payload) == RECORD_SIZE[name]:
+        fields = RECORD_PAYLOAD[name].parse(payload)
+    else:
+        older = _prefix(name, len(payload))
+        if older is None:
+            raise ValueError(f"{name} record of {len(payload)} B fits no format (now {RECORD_SIZE[name]} B)")
+        fields = older.parse(payload)
+    out = {n: None for n, _ in RECORD_FIELDS[name]}
+    out.update((k, v) for k, v in fields.items() if not k.startswith("_"))
+    return name, out

@@ -1,0 +1,177 @@
+"""`retrostride bench retro` (`make bench-retro`): direction of travel per step
+on there-and-back traces, through the shipped firmware on the twin.
+
+No public recording of backward running with a waist sensor exists, so the
+surrogate is a real forward recording followed by the same samples played
+backwards in time: the acceleration keeps its sign under time reversal and
+the angular rate flips, so braking and propulsion swap places as in backward
+locomotion, and the signal is continuous at the turn. Each trace starts with
+2 s of standing (the device is on before a run; its gravity estimate settles)
+and the first second is the calibration's upright, the set's known forward
+axis its forward.
+
+Scored: steps inside the set's scored windows (mirrored after the turn);
+the first 2 strides (4 steps) after the start and after the turn are left
+out and reported as the decision latency instead: steps until the direction
+is right and stays right for 4 steps. The forward half is the recording
+played normally, start included: the share of its steps read backward."""
+import json
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .datasets import FORWARD_AXIS, load
+from .gaitbench import in_windows, scored_windows
+from .replay import run_replay
+from .trace import Trace
+
+LEAD_S = 2.0           # standing before the recording
+EXCLUDED_STEPS = 4     # 2 strides after the start and after each turn
+SISFALL_GAITS = {"D01": "walking", "D02": "walking", "D03": "running", "D04": "running"}
+DEFAULT_SETS = ("alcantara", "voisard", "mobgap", "sisfall")
+
+
+def reverse(trace):
+    """The samples played backwards in time: accel as is, angular rate negated."""
+    gyro = None if trace.gyro is None else -trace.gyro[::-1]
+    return Trace(t=trace.t[-1] - trace.t[::-1], accel=trace.accel[::-1].copy(), gyro=gyro, meta=dict(trace.meta))
+
+
+def there_and_back(trace, forward_axis, lead_s=LEAD_S):
+    """(trace, turn time): standing, the recording, then it reversed. Times from 0."""
+    rate = trace.rate_hz
+    n = int(lead_s * rate)
+    up = trace.accel.mean(axis=0)
+    up /= np.linalg.norm(up)
+    rng = np.random.default_rng(1)
+    still_a = up[None, :] + rng.normal(0, 0.004, (n, 3))
+    back = reverse(trace)
+    dt = 1.0 / rate
+    span = trace.t[-1] - trace.t[0]
+    t = np.concatenate([np.arange(n) * dt, lead_s + trace.t - trace.t[0], lead_s + span + dt + back.t])
+    gyro = None
+    if trace.gyro is not None:
+        gyro = np.vstack([rng.normal(0, 0.3, (n, 3)), trace.gyro, back.gyro])
+    meta = dict(trace.meta, forward_axis=forward_axis, surrogate="there-and-back: the recording, then reversed")
+    return Trace(t=t, accel=np.vstack([still_a, trace.accel, back.accel]), gyro=gyro, meta=meta), lead_s + span + dt / 2
+
+
+@dataclass
+class Tally:
+    right: dict = field(default_factory=lambda: {"forward": 0, "backward": 0})
+    scored: dict = field(default_factory=lambda: {"forward": 0, "backward": 0})
+    unknown: dict = field(default_factory=lambda: {"forward": 0, "backward": 0})
+    latency: list = field(default_factory=list)   # steps, after each start and turn
+    plain_steps: int = 0
+    plain_backward: int = 0
+    trials: int = 0
+
+    def add(self, o):
+        for d in ("forward", "backward"):
+            self.right[d] += o.right[d]
+            self.scored[d] += o.scored[d]
+            self.unknown[d] += o.unknown[d]
+        self.latency += o.latency
+        self.plain_steps += o.plain_steps
+        self.plain_backward += o.plain_backward
+        self.trials += o.trials
+
+    def share(self, d):
+        return self.right[d] / self.scored[d] if self.scored[d] else float("nan")
+
+
+def latency(directions, want):
+    """Steps until the direction is `want` and stays so for EXCLUDED_STEPS."""
+    for k in range(len(directions)):
+        if all(d == want for d in directions[k:k + EXCLUDED_STEPS]):
+            return k
+    return len(directions)
+
+
+def score_trial(rec, dataset):
+    trace, turn = there_and_back(rec.trace, FORWARD_AXIS[dataset])
+    report, _ = run_replay(trace, calibrate_s=1.0)
+    t0 = float(rec.trace.t[0])
+    span = float(rec.trace.t[-1]) - t0
+    # the set's scored windows on the new time base, mirrored after the turn
+    there = [(lo - t0 + LEAD_S, hi - t0 + LEAD_S) for lo, hi in scored_windows(rec, dataset)]
+    back = [(2 * turn - hi, 2 * turn - lo) for lo, hi in there]
+    tally = Tally(trials=1)
+    steps = report["steps"]
+    for half, want, windows in (([s for s in steps if s["t"] < turn], "forward", there),
+                                ([s for s in steps if s["t"] >= turn], "backward", back)):
+        dirs = [s["direction"] for s in half]
+        tally.latency.append(latency(dirs, want))
+        kept = [s for s in half[EXCLUDED_STEPS:] if in_windows([s["t"]], windows)[0]]
+        tally.scored[want] += len(kept)
+        tally.right[want] += sum(s["direction"] == want for s in kept)
+        tally.unknown[want] += sum(s["direction"] == "unknown" for s in kept)
+        if want == "forward":  # the recording played normally, start included
+            tally.plain_steps += len(half)
+            tally.plain_backward += sum(d == "backward" for d in dirs)
+    del span
+    return tally
+
+
+def group_of(rec, dataset):
+    if dataset == "sisfall":
+        return f"sisfall {rec.meta['activity']} ({SISFALL_GAITS[rec.meta['activity']]})"
+    return dataset
+
+
+def recordings(dataset, root=None):
+    recs = load(dataset, root)
+    if dataset == "sisfall":
+        recs = [r for r in recs if r.meta["activity"] in SISFALL_GAITS]
+    return recs
+
+
+def _job(args):
+    dataset, root, index = args
+    rec = recordings(dataset, root)[index]
+    return group_of(rec, dataset), score_trial(rec, dataset)
+
+
+def run(datasets=None, root=None, workers=2, progress=None):
+    """{group: Tally} over every trial of the sets."""
+    jobs = [(d, root, i) for d in (datasets or DEFAULT_SETS) for i in range(len(recordings(d, root)))]
+    out = {}
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        for k, (group, tally) in enumerate(pool.map(_job, jobs), start=1):
+            out.setdefault(group, Tally()).add(tally)
+            if progress:
+                progress(k, len(jobs))
+    return out
+
+
+def rows(results):
+    """Table rows: group, trials, forward share, backward share, unknown, latency, plain backward share."""
+    out = []
+    for group in sorted(results):
+        t = results[group]
+        lat = np.array(t.latency)
+        out.append({"set": group, "trials": t.trials,
+                     "forward_right": t.share("forward"), "forward_steps": t.scored["forward"],
+                     "backward_right": t.share("backward"), "backward_steps": t.scored["backward"],
+                     "unknown": t.unknown["forward"] + t.unknown["backward"],
+                     "latency_median_steps": float(np.median(lat)) if len(lat) else float("nan"),
+                     "latency_max_steps": int(lat.max()) if len(lat) else 0,
+                     "plain_backward_share": t.plain_backward / t.plain_steps if t.plain_steps else float("nan"),
+                     "plain_steps": t.plain_steps})
+    return out
+
+
+def markdown(table):
+    lines = ["| set | trials | forward right | backward right | unknown | decision latency (steps, median / max) "
+             "| played normally: read backward |", "|---|---|---|---|---|---|---|"]
+    for r in table:
+        lines.append(f"| {r['set']} | {r['trials']} | {r['forward_right']:.3f} ({r['forward_steps']}) "
+                     f"| {r['backward_right']:.3f} ({r['backward_steps']}) | {r['unknown']} "
+                     f"| {r['latency_median_steps']:.0f} / {r['latency_max_steps']} "
+                     f"| {r['plain_backward_share']:.4f} of {r['plain_steps']} |")
+    return "\n".join(lines) + "\n"
+
+
+def to_json(table):
+    return json.dumps(table, indent=1)
