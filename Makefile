@@ -7,7 +7,7 @@ TYPINGS := .typings
 PORT ?= /dev/ttyUSB0
 FIRMWARE_FILES := $(shell find firmware -name '*.py')
 
-.PHONY: setup test demo check flash bench bench-gait protocol clean
+.PHONY: setup test demo check flash bench bench-gait bench-retro protocol clean
 
 setup: $(STAMP)
 
@@ -43,6 +43,10 @@ bench: $(STAMP)
 bench-gait: $(STAMP)
 	$(BIN)/pip install -q -e '.[dev,bench]'
 	$(BIN)/retrostride bench gait --markdown build/bench-gait.md
+
+# direction per step on there-and-back traces of every shared set (the firmware on the twin)
+bench-retro: $(STAMP)
+	$(BIN)/retrostride bench retro --markdown build/bench-retro.md
 
 # copy the firmware to a real board over USB (mpremote)
 flash: $(STAMP)

@@ -348,3 +348,64 @@ def test_slouch_modes_hold_hysteresis_cooldown_and_repeats():
     assert training == [[5, 1, True], [15, 2, True], [25, 2, True], [110, 3, False]]
     assert tracking == [[5, 1, False], [110, 3, False]]
     assert off == []
+
+
+# --- run-aware coaching on real jogging: each subject calibrated standing ------
+def own_calibration(sisfall, subject):
+    """The subject's standing start: the first second of their D15 trial
+    (standing before bending at the knees), forward from the set's axis."""
+    d15 = next(r for r in sisfall if r.meta["activity"] == "D15" and f"_{subject}_" in r.name)
+    return trace_calibration(d15.trace, 1.0)
+
+
+def subject_of(rec):
+    return rec.name.split("_")[1]
+
+
+@needs_shared
+def test_calibrated_standing_walking_and_jogging_raise_at_most_one_false_alert_per_hour(sisfall):
+    """The running trunk leans more than the standing one: judged against the
+    runner's own form for that movement, plain walking and jogging is no slouch."""
+    trials = [r for r in sisfall if r.meta["activity"] in ("D01", "D02", "D03", "D04")]
+    alerts, alerted = 0, []
+    for rec in trials:
+        report, _ = run_replay(rec.trace, settings={"calibration": own_calibration(sisfall, subject_of(rec))})
+        if report["alerts"]:
+            alerted.append(f"{rec.name} ({', '.join(a['reference'] for a in report['alerts'])})")
+            alerts += len(report["alerts"])
+    hours = sum(r.trace.duration_s for r in trials) / 3600
+    print(f"\nD01-D04 calibrated standing, default settings: {alerts} alert(s) in {hours:.2f} h = "
+          f"{alerts / hours:.2f} per hour ({', '.join(alerted) or 'none'})")
+    assert len(trials) >= 40 and alerts / hours <= 1.0
+
+
+@needs_shared
+@pytest.mark.xfail(strict=True, reason="target not met: 16/22 (73 %) of the jogs alert within the hold + 2 s, "
+                   "90 % asked. A 15 deg slump over a 12 deg threshold leaves 3 deg for the jogger's own drift "
+                   "after the form was learned (SA07 straightens up by 15 deg), and misread directions on slow "
+                   "jogs with little flight switch to an unlearned form")
+def test_a_slump_halfway_through_a_jog_alerts_within_the_hold_and_2_s(sisfall):
+    """15 deg forward (rotation plus its rate, as add_lean does) from halfway
+    through each D03/D04 jog, reached within a second."""
+    trials = [r for r in sisfall if r.meta["activity"] in ("D03", "D04")]
+    hold = 5
+    late, missed, delays = [], [], []
+    for rec in trials:
+        tr = rec.trace
+        t = tr.t - tr.t[0]
+        half = t[-1] / 2
+        slumped = add_lean(tr, 15.0 * np.clip((t - half) / 1.0, 0, 1), axis_vector(rec.meta["forward_axis"]))
+        slumped.meta.update(tr.meta)
+        report, _ = run_replay(slumped, settings={"calibration": own_calibration(sisfall, subject_of(rec))})
+        after = [a for a in report["alerts"] if a["start"] - tr.t[0] >= half]
+        if not after:
+            missed.append(rec.name)
+            continue
+        delay = after[0]["start"] - tr.t[0] - half
+        delays.append(delay)
+        if delay > hold + 2:
+            late.append(f"{rec.name} {delay:.1f} s")
+    ok = len(trials) - len(missed) - len(late)
+    print(f"\nD03/D04 with a 15 deg slump halfway: {ok}/{len(trials)} alerted within {hold} + 2 s "
+          f"(median {np.median(delays):.1f} s); missed: {', '.join(missed) or 'none'}; late: {', '.join(late) or 'none'}")
+    assert len(trials) >= 20 and ok >= 0.9 * len(trials)

@@ -23,6 +23,7 @@ _BOUNCE_OUT = const(750)  # weight; walking stays under ~1.5x): a grounded jog i
 _CADENCE_IN = const(1450)  # or from 145 steps/min (x10); walking tops out near 130-140
 _CADENCE_OUT = const(1350)
 _DECIDE = const(40)       # |score| (x/256) that decides a direction
+_FIRST_STEPS = const(3)   # steps with evidence before the first decision (the 4th step)
 
 
 class Direction:
@@ -69,6 +70,7 @@ class Direction:
         self.score = 0
         self.evidence = 0   # the last step's (signed, -256..256)
         self.current = S.DIR_UNKNOWN
+        self.seen = 0       # steps with evidence since the last pause
 
     def set_forward(self, fx, fy, fz):
         """The forward axis in sensor axes, Q14 (0, 0, 0: unknown)."""
@@ -79,6 +81,7 @@ class Direction:
 
     def reset(self):
         self.score = 0
+        self.seen = 0
         self.current = S.DIR_UNKNOWN
         self.run_share = -1  # unknown: the next step's own share
 
@@ -146,6 +149,9 @@ class Direction:
         e = loop // ((mag >> 8) + 1)
         self.evidence = -e if self.running else e
         self.score += (self.evidence - self.score) >> 1
+        self.seen += 1
+        if self.seen < _FIRST_STEPS:  # starting off is neither gait yet: wait two strides
+            return self.current
         if self.score > _DECIDE:
             self.current = S.DIR_FORWARD
         elif self.score < -_DECIDE:

@@ -17,7 +17,7 @@ _GAIN_SHIFT = const(4)      # ... by 1/16: tau = 64 samples; the gyro carries an
 _COS_REJECT = const(16135)  # cos 10 deg (Q14): an average further off than that is not gravity
 _M_MAX = const(1048512)     # averaged accel, mg x8 << 6, clamped to +-2 g
 _W_MAX = const(16000)       # rates clamped to 16000 LSB (1120 dps): no trunk turns faster
-_LEAN_SHIFT = const(5)      # stride-averaged lean: tau = 32 updates x 4 samples (1.2 s)
+_LEAN_SHIFT = const(4)      # stride-averaged lean: tau = 16 updates x 4 samples (0.6 s, a stride)
 
 # atan(i/32) in centidegrees, i = 0..33 (33 pads the interpolation)
 _ATAN = tuple(int(math.degrees(math.atan(i / 32)) * 100 + 0.5) for i in range(34))

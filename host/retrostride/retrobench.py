@@ -93,7 +93,6 @@ def score_trial(rec, dataset):
     trace, turn = there_and_back(rec.trace, FORWARD_AXIS[dataset])
     report, _ = run_replay(trace, calibrate_s=1.0)
     t0 = float(rec.trace.t[0])
-    span = float(rec.trace.t[-1]) - t0
     # the set's scored windows on the new time base, mirrored after the turn
     there = [(lo - t0 + LEAD_S, hi - t0 + LEAD_S) for lo, hi in scored_windows(rec, dataset)]
     back = [(2 * turn - hi, 2 * turn - lo) for lo, hi in there]
@@ -110,7 +109,6 @@ def score_trial(rec, dataset):
         if want == "forward":  # the recording played normally, start included
             tally.plain_steps += len(half)
             tally.plain_backward += sum(d == "backward" for d in dirs)
-    del span
     return tally
 
 

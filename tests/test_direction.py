@@ -1,0 +1,188 @@
+"""Direction of travel per step, and coaching that knows it: the runner's own
+form per movement and direction, the retro-interval cue. The firmware runs
+on the VM and on the twin; the surrogate for backward locomotion is a real
+(or generated) forward trace followed by the same samples played backwards."""
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from retrostride.datasets import FORWARD_AXIS, load
+from retrostride.demo_trace import generated_run
+from retrostride.replay import parse_settings, run_replay, trace_calibration
+from retrostride.retrobench import EXCLUDED_STEPS, there_and_back
+from retrostride.trace import Trace, add_lean, axis_vector
+from retrostride.twin import FIRMWARE
+
+from .conftest import SHARED, needs_shared, vm_json
+
+
+def generated_there_and_back(seconds=40.0):
+    trace, _ = generated_run(seconds=seconds, mounted=False)  # x forward, z up
+    keep = (trace.t > 2.5) & (trace.t < seconds - 3.5)     # running only, the standing ends off
+    run = Trace(t=trace.t[keep], accel=trace.accel[keep], gyro=None, meta=dict(trace.meta))
+    return there_and_back(run, "+x")
+
+
+def halves(report, turn):
+    steps = report["steps"]
+    return ([s["direction"] for s in steps if s["t"] < turn], [s["direction"] for s in steps if s["t"] >= turn])
+
+
+# --- on the twin, no recordings needed ----------------------------------------
+def test_a_generated_run_there_and_back_reads_forward_then_backward():
+    trace, turn = generated_there_and_back()
+    report, _ = run_replay(trace, calibrate_s=1.0)
+    there, back = halves(report, turn)
+    assert len(there) > 40 and len(back) > 40
+    assert set(there[EXCLUDED_STEPS:]) == {"forward"}
+    assert set(back[EXCLUDED_STEPS:]) == {"backward"}
+    # decided within two strides of the turn
+    assert "backward" in back[:EXCLUDED_STEPS]
+    s = report["summary"]
+    assert s["backward_steps"] == (there + back).count("backward") and s["forward_steps"] == (there + back).count("forward")
+    assert abs(s["backward_s"] - 60 / s["cadence_backward_spm"] * s["backward_steps"]) < 2.0
+    # bouts carry their direction, and the change started a new one
+    kinds = [(b["kind"], b["direction"]) for b in report["bouts"]]
+    assert ("run", "forward") in kinds and ("run", "backward") in kinds
+    assert kinds.index(("run", "forward")) < kinds.index(("run", "backward"))
+
+
+def test_without_a_forward_axis_every_step_is_unknown():
+    trace, _ = generated_there_and_back(seconds=20.0)
+    report, _ = run_replay(trace)  # no calibration: no forward axis
+    assert report["steps"] and {s["direction"] for s in report["steps"]} == {"unknown"}
+    assert report["summary"]["backward_steps"] == 0
+
+
+def test_the_retro_cue_plays_every_n_backward_steps():
+    trace, turn = generated_there_and_back()
+    report, _ = run_replay(trace, calibrate_s=1.0, settings=parse_settings(["retro_cue_steps=20"]))
+    back = sum(1 for s in report["steps"] if s["direction"] == "backward")
+    cues = report["cues"]
+    assert [c["backward_steps"] for c in cues] == [20 * k for k in range(1, back // 20 + 1)]
+    assert all(c["t"] > turn for c in cues)
+    # the motor played the cue's long closing buzz once per cue (no alert's is 500 ms)
+    assert sum(1 for b in report["buzzes"] if b["ms"] == 500) == len(cues)
+    off, _ = run_replay(trace, calibrate_s=1.0)
+    assert off["cues"] == [] and not any(b["ms"] == 500 for b in off["buzzes"])
+
+
+def test_a_running_lean_is_the_runners_form_and_a_slump_beyond_it_alerts():
+    """Calibrated standing; the run leans 14 deg forward all along (more than the
+    12 deg threshold over the upright): that is this runner's form, learned,
+    no alert. A further 15 deg slump at 45 s alerts, judged against run_forward,
+    within slouch_hold_s + 2 s."""
+    trace, _ = generated_run(seconds=75.0, mounted=False)
+    t = trace.t - trace.t[0]
+    lean = 14.0 * np.clip((t - 3.0) / 1.0, 0, 1)
+    plain = add_lean(trace, lean, axis_vector("+x"))
+    plain.meta["forward_axis"] = "+x"
+    report, _ = run_replay(plain, calibrate_s=2.0)
+    assert report["alerts"] == []
+    (form,) = report["forms"]
+    assert form["form"] == "run_forward" and abs(form["pitch"] - 14.0) < 2.0
+    late = [s for s in report["steps"] if s["t"] > 30]
+    assert all(s["reference"] == "run_forward" for s in late) and abs(np.median([s["lean"] for s in late])) < 2.0
+    assert abs(np.median([s["pitch"] for s in late]) - 14.0) < 2.0  # pitch stays against the upright
+
+    slumped = add_lean(trace, lean + 15.0 * np.clip((t - 45.0) / 1.0, 0, 1), axis_vector("+x"))
+    slumped.meta["forward_axis"] = "+x"
+    report, _ = run_replay(slumped, calibrate_s=2.0)
+    (alert,) = report["alerts"]
+    assert alert["reference"] == "run_forward" and 45.0 < alert["start"] - trace.t[0] <= 45.0 + 5 + 2
+    assert alert["lean"] > 12.0
+
+
+# --- on the VM ---------------------------------------------------------------
+def test_direction_and_forms_allocate_nothing_per_sample():
+    out = vm_json("""
+    import json, micropython
+    from rsdevice.direction import Direction
+    from rsdevice.gait import StepDetector
+    from rsdevice.posture import Forms
+    from rsdevice import config
+    cfg = config.defaults()
+    det = StepDetector(104)
+    d = Direction()
+    d.set_forward(16384, 0, 0)
+    forms = Forms(26, cfg)
+    # a bouncing, braking stride of 36 samples (mg): stance, then flight
+    vert = [1000 + (2200 if 2 <= i % 36 < 14 else -900) for i in range(36)]
+    ap = [(-400 if 2 <= i % 36 < 8 else (400 if 8 <= i % 36 < 14 else 0)) for i in range(36)]
+    r = range(5000)
+    steps = last = x = z = i = 0  # module globals made before the lock
+    micropython.heap_lock()
+    for i in r:
+        x = ap[i % 36]
+        z = vert[i % 36]
+        if det.update(x, 0, z):
+            steps += 1
+            last = d.step(det.interval, det.peak_avg, det.cadence_dspm)
+        d.update(x, 0, z, det.lp)
+        if i % 4 == 0:
+            forms.update(3, 150)
+    micropython.heap_unlock()
+    print(json.dumps([steps, last, forms.learned[3]]))
+    """)
+    steps, last, learned = out
+    assert steps > 120 and last == 1 and learned  # a step per 36 samples, forward, the form learned
+
+
+def test_same_directions_under_cpython_and_micropython(tmp_path, monkeypatch):
+    trace, _ = generated_there_and_back(seconds=20.0)
+    t = np.arange(trace.t[0], trace.t[-1], 1 / 104)
+    mg = np.round(np.column_stack([np.interp(t, trace.t, trace.accel[:, k]) for k in range(3)]) * 1000).astype(int)
+    (tmp_path / "mg.json").write_text(json.dumps(mg.tolist()))
+    code = """
+    det = StepDetector(104)
+    d = Direction()
+    d.set_forward(16384, 0, 0)
+    out = []
+    for x, y, z in samples:
+        stepped = det.update(x, y, z)
+        d.update(x, y, z, det.lp)
+        if stepped:
+            out.append([det.step_n, d.step(det.interval, det.peak_avg, det.cadence_dspm), d.evidence])
+    """
+    monkeypatch.syspath_prepend(str(FIRMWARE))
+    monkeypatch.syspath_prepend(str(Path(__file__).parent / "cpython_shims"))
+    for mod in ("rsdevice.gait", "rsdevice.direction", "rsdevice.schema"):
+        sys.modules.pop(mod, None)
+    from rsdevice.direction import Direction
+    from rsdevice.gait import StepDetector
+    scope = {"StepDetector": StepDetector, "Direction": Direction, "samples": mg.tolist()}
+    exec(__import__("textwrap").dedent(code), scope)
+    on_cpython = scope["out"]
+    on_vm = vm_json("""
+    import json
+    from rsdevice.direction import Direction
+    from rsdevice.gait import StepDetector
+    samples = json.load(open("mg.json"))
+    """ + code + """
+    print(json.dumps(out))
+    """, heap="8M", cwd=tmp_path)
+    assert on_vm == on_cpython
+    assert {d for _, d, _ in on_cpython} >= {1, 2}  # both directions seen
+
+
+# --- real recordings -----------------------------------------------------------
+@needs_shared
+@pytest.mark.parametrize("dataset", ["alcantara", "sisfall"])
+def test_real_recordings_there_and_back(dataset):
+    """Running on the force treadmill (every trial) and a SisFall jog per subject."""
+    recs = load(dataset)
+    if dataset == "sisfall":
+        recs = [r for r in recs if r.meta["activity"] == "D04"]
+    right = {"forward": [0, 0], "backward": [0, 0]}
+    for rec in recs:
+        trace, turn = there_and_back(rec.trace, FORWARD_AXIS[dataset])
+        report, _ = run_replay(trace, calibrate_s=1.0)
+        for want, dirs in zip(("forward", "backward"), halves(report, turn)):
+            right[want][0] += sum(d == want for d in dirs[EXCLUDED_STEPS:])
+            right[want][1] += len(dirs[EXCLUDED_STEPS:])
+    shares = {k: a / b for k, (a, b) in right.items()}
+    print(f"\n{dataset} there and back: " + ", ".join(f"{k} {v:.3f} of {right[k][1]}" for k, v in shares.items()))
+    assert all(v >= 0.97 for v in shares.values())
