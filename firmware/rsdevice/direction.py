@@ -23,7 +23,7 @@ _BOUNCE_OUT = const(750)  # weight; walking stays under ~1.5x): a grounded jog i
 _CADENCE_IN = const(1450)  # or from 145 steps/min (x10); walking tops out near 130-140
 _CADENCE_OUT = const(1350)
 _DECIDE = const(40)       # |score| (x/256) that decides a direction
-_FIRST_STEPS = const(3)   # steps with evidence before the first decision (the 4th step)
+_FIRST_STEPS = const(2)   # steps with evidence before the first decision: the 3rd step after a pause
 
 
 class Direction:
@@ -150,7 +150,7 @@ class Direction:
         self.evidence = -e if self.running else e
         self.score += (self.evidence - self.score) >> 1
         self.seen += 1
-        if self.seen < _FIRST_STEPS:  # starting off is neither gait yet: wait two strides
+        if self.seen < _FIRST_STEPS:  # starting off is neither gait yet: wait a stride
             return self.current
         if self.score > _DECIDE:
             self.current = S.DIR_FORWARD
