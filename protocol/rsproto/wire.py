@@ -1,4 +1,5 @@
 """construct codecs built from the catalogue: frames, messages, log records."""
+import functools
 import struct
 import zlib
 
@@ -96,6 +97,7 @@ def encode_record(name, **fields):
 RECORD_FIELDS = {name: fields for name, _, fields in cat.RECORDS}
 
 
+@functools.lru_cache(maxsize=None)
 def _prefix(name, size):
     """The struct of the leading fields of record `name` that fill `size`
     bytes, or None if no whole prefix does."""
