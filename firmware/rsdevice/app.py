@@ -2,6 +2,7 @@
 # steps and bouts, run the calibration and the slouch coach; log the session,
 # serve the link, run the motor and the button. Imports no hardware module:
 # everything physical comes in through the board.
+import struct
 from array import array
 
 from micropython import const
@@ -25,6 +26,8 @@ _HELD = const(10)          # a held step: log_step's arguments
 _START_PATTERN = (60,)
 _STOP_PATTERN = (60, 80, 60)
 _RETRO_CUE = (80, 80, 80, 80, 80, 80, 500)  # time to turn round: unlike any alert
+_CAPTURE_REFUSED = (600, 250, 600)  # no calibration: a capture needs its forward axis
+_RAW_N = const(16)         # raw samples per RAW record (16 x 12 B)
 
 
 class App:
@@ -51,6 +54,11 @@ class App:
         self.form = S.FORM_UPRIGHT   # the reference in force, and the lean against it
         self.form_lean = 0
         self.back_run = 0            # backward steps in a row
+        self.capture_left = 0        # samples still to capture (0: not capturing)
+        self.raw = bytearray(12 * _RAW_N)
+        self.raw_mv = memoryview(self.raw)
+        self.raw_n = 0
+        self.raw_at = 0              # sample index of the first raw sample buffered
         if cal:
             self.cal.up = cal[:3]
             self.cal.fwd = cal[3:]
@@ -98,6 +106,9 @@ class App:
             if self.writer:
                 self.end_session()
                 self.armed = False  # stopped by hand: not again until the runner has rested
+            elif self.cfg["capture_s"]:
+                if self.start_capture(self.cfg["capture_s"], self.cfg["capture_label"]):
+                    board.motor.play(_CAPTURE_REFUSED)
             else:
                 self.start_session()
         elif press == LONG:
@@ -139,6 +150,8 @@ class App:
                 self.calibration_step(ax, ay, az, wx, wy, wz, stepped)
             if n % _POSTURE_EVERY == 0 and self.writer:
                 self.posture(n)
+        if self.capture_left:
+            self.capture(na, ng)
         self.samples += na
         if self.imu.overruns != self.overruns_logged and self.writer:
             self.overruns_logged = self.imu.overruns
@@ -325,8 +338,49 @@ class App:
         self.board.motor.strength = cfg["haptic_strength_pct"] * 65535 // 100
         return 0
 
+    # --- raw capture -----------------------------------------------------
+    def start_capture(self, seconds, label):
+        """Record the raw samples for `seconds` as a capture session (any
+        running session ends first). 0, or the protocol's error code."""
+        if not 1 <= seconds <= S.CONFIG["capture_s"][2] or not 0 <= label <= S.CONFIG["capture_label"][2]:
+            return S.E_BAD_VALUE
+        if self.cal.up == [0, 0, 0]:
+            return S.E_NOT_CALIBRATED
+        if self.writer:
+            self.end_session()
+        self.start_session(kind=S.KIND_CAPTURE, label=label)
+        self.capture_left = seconds * self.imu.odr_hz
+        self.raw_n = 0
+        return 0
+
+    def capture(self, na, ng):
+        """The batch's raw samples (as read, sensor axes) into RAW records."""
+        acc = self.acc
+        gyr = self.gyr
+        raw = self.raw
+        take = min(na, self.capture_left)
+        for i in range(take):
+            j = i * 3
+            g = (i if i < ng else ng - 1) * 3  # a batch may end one gyro sample short
+            if self.raw_n == 0:
+                self.raw_at = self.samples + i
+            struct.pack_into("<hhhhhh", raw, 12 * self.raw_n, acc[j], acc[j + 1], acc[j + 2],
+                             gyr[g], gyr[g + 1], gyr[g + 2])
+            self.raw_n += 1
+            if self.raw_n == _RAW_N:
+                self.flush_raw()
+        self.capture_left -= take
+        if not self.capture_left:
+            self.end_session()
+
+    def flush_raw(self):
+        if self.raw_n and self.writer:
+            mv = self.raw_mv if self.raw_n == _RAW_N else self.raw_mv[:12 * self.raw_n]
+            self.writer.write_tail(S.R_RAW, mv, self.t_ms(self.raw_at))
+        self.raw_n = 0
+
     # --- sessions --------------------------------------------------------
-    def start_session(self, first=-1, held=0):
+    def start_session(self, first=-1, held=0, kind=S.KIND_ACTIVITY, label=S.LABEL_UNLABELLED):
         """A session from sample `first` (now if -1), `held` steps already seen."""
         imu = self.imu
         sid = self.store.next_id()
@@ -349,7 +403,8 @@ class App:
                           self.board.ticks_ms() & 0xFFFFFFFF, self.first_sample, imu.odr_hz,
                           imu.accel_fs_g, imu.gyro_fs_dps, up[0], up[1], up[2], fwd[0], fwd[1], fwd[2],
                           cfg["step_min_ms"], cfg["step_floor_mg"], cfg["slouch_threshold_deg"],
-                          cfg["slouch_hold_s"], cfg["alert_mode"], cfg["alert_when"])
+                          cfg["slouch_hold_s"], cfg["alert_mode"], cfg["alert_when"], kind, label,
+                          imu.accel_mg_per_lsb_x1000(), int(imu.gyro_mdps_per_lsb() * 1000))
         if up != [0, 0, 0]:
             self.log_reference(self.samples, S.REF_CALIBRATED)
         self.writer.flush()
@@ -359,6 +414,9 @@ class App:
         w = self.writer
         if w is None:
             return
+        if self.capture_left or self.raw_n:  # a capture stopped early: keep what it has
+            self.flush_raw()
+            self.capture_left = 0
         if self.slouch.active:
             w.write(S.R_ALERT_END, self.t_ms(self.samples))
         w.write(S.R_END, self.t_ms(self.samples), self.det.steps - self.steps0, self.samples - self.first_sample)

@@ -135,6 +135,12 @@ class Link:
             up = cal.up
             fwd = cal.fwd
             self.send(S.CALIBRATION, seq, (cal.state, cal.refusal, up[0], up[1], up[2], fwd[0], fwd[1], fwd[2]))
+        elif tid == S.CAPTURE:
+            err = self.app.start_capture(args[0], args[1])
+            if err:
+                self.error(err, tid, seq)
+            else:
+                self.send(S.CAPTURE_STARTED, seq, (self.app.writer.sid,))
         elif tid == S.REPL:
             self.send(S.REPL_REPLY, seq)
             self.leave = True

@@ -6,7 +6,7 @@ from micropython import const
 PROTOCOL_VERSION = const(1)
 LOG_FORMAT_VERSION = const(4)
 FW_VERSION = (0, 1, 0)
-SCHEMA_HASH = 3782276266
+SCHEMA_HASH = 222541854
 MAGIC0 = const(165)
 MAGIC1 = const(90)
 MAX_PAYLOAD = const(512)
@@ -30,6 +30,8 @@ CONFIG_VALUE = const(134)
 CALIBRATE = const(8)
 GET_CALIBRATION = const(9)
 CALIBRATION = const(137)
+CAPTURE = const(10)
+CAPTURE_STARTED = const(138)
 REPL = const(15)
 REPL_REPLY = const(143)
 ERROR = const(127)
@@ -46,6 +48,7 @@ E_NOT_CLOSED = const(8)
 E_UNKNOWN_KEY = const(9)
 E_BAD_VALUE = const(10)
 E_BUSY = const(11)
+E_NOT_CALIBRATED = const(12)
 
 # log record types
 R_HEADER = const(1)
@@ -58,6 +61,7 @@ R_BOUT = const(7)
 R_REFERENCE = const(8)
 R_FORM = const(9)
 R_CUE = const(10)
+R_RAW = const(11)
 
 # fault codes
 F_FIFO_OVERRUN = const(1)
@@ -95,6 +99,16 @@ FORM_WALK_BACKWARD = const(2)
 FORM_RUN_FORWARD = const(3)
 FORM_RUN_BACKWARD = const(4)
 
+# session kinds
+KIND_ACTIVITY = const(0)
+KIND_CAPTURE = const(1)
+
+# capture labels
+LABEL_UNLABELLED = const(0)
+LABEL_FORWARD = const(1)
+LABEL_BACKWARD = const(2)
+LABEL_MIXED = const(3)
+
 # values of the settings that are choices
 ALERT_MODE_TRAINING = const(0)
 ALERT_MODE_TRACKING = const(1)
@@ -103,6 +117,10 @@ ALERT_WHEN_MOVING = const(0)
 ALERT_WHEN_ALWAYS = const(1)
 SESSION_START_MOVEMENT = const(0)
 SESSION_START_POWER_UP = const(1)
+CAPTURE_LABEL_UNLABELLED = const(0)
+CAPTURE_LABEL_FORWARD = const(1)
+CAPTURE_LABEL_BACKWARD = const(2)
+CAPTURE_LABEL_MIXED = const(3)
 
 # type id -> (struct format of the fixed part, trailing bytes?, CRC seed byte)
 MESSAGE = {
@@ -122,6 +140,8 @@ MESSAGE = {
     8: ('<', False, 4),  # CALIBRATE
     9: ('<', False, 37),  # GET_CALIBRATION
     137: ('<BBhhhhhh', False, 203),  # CALIBRATION
+    10: ('<HB', False, 165),  # CAPTURE
+    138: ('<I', False, 83),  # CAPTURE_STARTED
     15: ('<', False, 166),  # REPL
     143: ('<', False, 150),  # REPL_REPLY
     127: ('<BBB', False, 107),  # ERROR
@@ -148,11 +168,13 @@ CONFIG = {
     'form_settle_s': (5, 0, 60),
     'form_learn_s': (15, 3, 120),
     'retro_cue_steps': (0, 0, 2000),
+    'capture_s': (0, 0, 3600),
+    'capture_label': (0, 0, 3),
 }
 
 # record type -> struct format of its payload
 RECORD = {
-    1: '<BBBBIIIHBHhhhhhhHHBHBB',  # HEADER
+    1: '<BBBBIIIHBHhhhhhhHHBHBBBBII',  # HEADER
     2: '<IHHHhhHBhB',  # STEP
     3: '<IhBh',  # ALERT_START
     4: '<I',  # ALERT_END
@@ -162,4 +184,5 @@ RECORD = {
     8: '<IBhhhhhh',  # REFERENCE
     9: '<IBh',  # FORM
     10: '<IH',  # CUE
+    11: '<I',  # RAW
 }

@@ -114,13 +114,22 @@ class SessionWriter:
         self.records = 0
 
     def write(self, rtype, *values):
+        self.write_tail(rtype, None, *values)
+
+    def write_tail(self, rtype, tail, *values):
+        """A record whose fixed fields are followed by the bytes of `tail`
+        (a buffer, or None)."""
         fmt = S.RECORD[rtype]
         buf = self.buf
         size = struct.calcsize(fmt)
+        struct.pack_into(fmt, buf, 3, *values)
+        if tail is not None:
+            n = len(tail)
+            self.mv[3 + size:3 + size + n] = tail
+            size += n
         buf[0] = S.RECORD_MAGIC
         buf[1] = rtype
         buf[2] = size
-        struct.pack_into(fmt, buf, 3, *values)
         crc = binascii.crc32(self.mv[1:3 + size]) & 0xFFFF
         buf[3 + size] = crc & 0xFF
         buf[4 + size] = crc >> 8

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from rsproto import catalogue as cat
 
-from .client import Client, LinkError, open_port
+from .client import Client, DeviceError, LinkError, open_port
 from .library import Library
 from .trace import TraceError, read_trace
 
@@ -86,23 +86,70 @@ def cmd_sync(args):
 
 
 def cmd_sessions(args):
+    from .capture import LABELS, is_capture
     from .logfile import parse_log
     lib = Library(args.library)
     rows = lib.list()
     table = Table(title=f"sessions in {lib.path}")
-    for col in ("device", "session", "bytes", "steps", "backward", "duration s", "state"):
+    for col in ("device", "session", "kind", "bytes", "steps", "backward", "duration s", "state"):
         table.add_column(col)
     for r in rows:
-        steps = back = dur = ""
+        kind = steps = back = dur = ""
         if r["complete"]:
             log = parse_log(lib.data(r["device_id"], r["session_id"]))
+            kind = "capture (%s)" % dict(enumerate(LABELS)).get(log.header['label'], '?') if is_capture(log) else "activity"
             steps = str(len(log.of("STEP")))
             n_back = sum(1 for s in log.of("STEP") if s["direction"] == DIRECTION["BACKWARD"])
             back = f"{n_back} ({100 * n_back / max(1, len(log.of('STEP'))):.0f} %)"
             dur = "%.1f" % (log.end["t_ms"] / 1000) if log.end else "?"
         state = "confirmed" if r["confirmed"] else ("verified" if r["complete"] else "partial")
-        table.add_row(r["device_id"], str(r["session_id"]), str(r["size"]), steps, back, dur, state)
+        table.add_row(r["device_id"], str(r["session_id"]), kind, str(r["size"]), steps, back, dur, state)
     Console().print(table)
+    return 0
+
+
+def cmd_capture(args):
+    """A raw capture on the device, synced and written as a trace CSV."""
+    from .capture import capture_trace, label_code, run_capture
+    from .sync import find_port
+    from .trace import write_trace
+    label_code(args.label)  # refuse a bad label before touching the device
+    from .replay import CONFIG
+    top = CONFIG["capture_s"][2]
+    if not 1 <= args.seconds <= top:
+        raise ValueError(f"--seconds {args.seconds}: out of range 1..{top}")
+    client = Client(open_port(args.port or find_port()))
+    lib = Library(args.library)
+    try:
+        console.print(f"capturing {args.seconds} s labelled {args.label}: run now")
+        sid, log = run_capture(client, lib, args.seconds, args.label)
+    except DeviceError as e:
+        if e.name == "NOT_CALIBRATED":
+            raise ValueError("the device has no calibration, and a capture is only worth its forward axis: "
+                             "run `retrostride calibrate` (stand tall, then walk a few steps forward) first") from None
+        raise
+    finally:
+        client.close()
+    tr = capture_trace(log)
+    write_trace(args.out, tr.t, tr.accel, tr.gyro, tr.meta)
+    console.print(f"session {sid}: {len(tr.t)} samples ({tr.duration_s:.1f} s) written to {args.out}")
+    return 0
+
+
+def cmd_capture_trace(args):
+    """A capture already in the library (started on the device) as a trace CSV."""
+    from .capture import capture_trace
+    from .logfile import parse_log
+    from .trace import write_trace
+    lib = Library(args.library)
+    rows = [r for r in lib.list() if r["session_id"] == args.session and r["complete"]]
+    if not rows:
+        raise LookupError(f"no complete session {args.session} in {lib.path} (run `retrostride sync`)")
+    r = rows[-1]
+    tr = capture_trace(parse_log(lib.data(r["device_id"], r["session_id"])),
+                       source=f"RetroStride capture, device {r['device_id']}, session {r['session_id']}")
+    write_trace(args.out, tr.t, tr.accel, tr.gyro, tr.meta)
+    console.print(f"session {args.session}: {len(tr.t)} samples ({tr.duration_s:.1f} s) written to {args.out}")
     return 0
 
 
@@ -205,10 +252,14 @@ def cmd_bench_gait(args):
 def cmd_bench_retro(args):
     from . import retrobench
     from rich.progress import Progress
-    with Progress(console=console, disable=args.quiet) as bar:
-        task = bar.add_task("there-and-back replays", total=None)
-        results = retrobench.run(args.datasets, args.root, workers=args.workers,
-                                 progress=lambda k, n: bar.update(task, completed=k, total=n))
+    results = {}
+    if not args.captures_only:
+        with Progress(console=console, disable=args.quiet) as bar:
+            task = bar.add_task("there-and-back replays", total=None)
+            results = retrobench.run(args.datasets, args.root, workers=args.workers,
+                                     progress=lambda k, n: bar.update(task, completed=k, total=n))
+    if args.captures:
+        results.update(retrobench.run_captures(sorted(Path(args.captures).glob("*.csv"))))
     table = retrobench.rows(results)
     out = Table(title="direction per step on there-and-back traces (the firmware on the twin)")
     for col in ("set", "trials", "forward right", "backward right", "unknown", "latency steps (med/max)",
@@ -277,6 +328,19 @@ def main(argv=None):
     s.add_argument("--no-confirm", action="store_true", help="keep the sessions marked unsynced on the device")
     s.set_defaults(func=cmd_sync)
 
+    cp = sub.add_parser("capture", help="record the device's calibrated raw samples, write them as a trace CSV")
+    cp.add_argument("--port", help="serial port (default: autodetect)")
+    cp.add_argument("--label", default="unlabelled", help="unlabelled|forward|backward|mixed")
+    cp.add_argument("--seconds", type=int, required=True, help="how long (1..3600)")
+    cp.add_argument("--out", required=True, help="trace CSV to write")
+    cp.add_argument("--library", help="session library (default ~/.retrostride/library.sqlite)")
+    cp.set_defaults(func=cmd_capture)
+    ct = sub.add_parser("capture-trace", help="a synced capture session as a trace CSV")
+    ct.add_argument("session", type=int)
+    ct.add_argument("--out", required=True)
+    ct.add_argument("--library")
+    ct.set_defaults(func=cmd_capture_trace)
+
     ls = sub.add_parser("sessions", help="list the sessions in the library")
     ls.add_argument("--library", default=lib_default)
     ls.set_defaults(func=cmd_sessions)
@@ -324,6 +388,9 @@ def main(argv=None):
     br.add_argument("--root", help="folder holding the sets (default ../shared/traces)")
     br.add_argument("--markdown", help="also write the table here as Markdown (and .json beside it)")
     br.add_argument("--workers", type=int, default=2, help="replays at once (default 2)")
+    br.add_argument("--captures", help="also score the forward/backward-labelled capture CSVs in this folder "
+                    "(real retro runs from `retrostride capture`)")
+    br.add_argument("--captures-only", action="store_true", help="score only the captures")
     br.add_argument("--quiet", action="store_true", help="no progress bar")
     br.set_defaults(func=cmd_bench_retro)
 

@@ -150,3 +150,8 @@ class Client:
 
     def calibration(self):
         return self.request("GET_CALIBRATION")[1]
+
+    def capture(self, seconds, label):
+        """Start a raw capture; the new session's id. DeviceError NOT_CALIBRATED
+        without a calibration, BAD_VALUE for seconds or label out of range."""
+        return self.request("CAPTURE", seconds=seconds, label=label)[1]["session_id"]

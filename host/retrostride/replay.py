@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 from rsproto import catalogue as cat
 
+from .capture import trace_calibration_of
 from .client import Client, LinkError, open_port
 from .library import Library
 from .logfile import parse_log
@@ -91,6 +92,8 @@ def run_replay(trace, settings=None, timeout_s=None, progress=False, calibrate_s
         raise ValueError("replay records the whole trace as one session: session_start must stay power_up")
     if calibrate_s is not None:
         flash["calibration"] = trace_calibration(trace, calibrate_s)
+    elif "calibration" not in flash and trace_calibration_of(trace):
+        flash["calibration"] = trace_calibration_of(trace)  # a capture brings the device's own
     # the device reads its settings and calibration from flash at boot
     (twin.flash_dir / "config.json").write_text(json.dumps(flash))
     with twin:

@@ -112,6 +112,33 @@ def score_trial(rec, dataset):
     return tally
 
 
+def score_capture(trace):
+    """A labelled raw capture (forward or backward, `retrostride capture`): the
+    share of its steps read in the label's direction, the first 2 strides out.
+    Replayed with the calibration the capture carries."""
+    want = trace.meta.get("label", "")
+    if want not in ("forward", "backward"):
+        raise ValueError(f"capture labelled {want!r}: only forward or backward captures can be scored")
+    report, _ = run_replay(trace)
+    dirs = [s["direction"] for s in report["steps"]]
+    tally = Tally(trials=1)
+    kept = dirs[EXCLUDED_STEPS:]
+    tally.scored[want] = len(kept)
+    tally.right[want] = sum(d == want for d in kept)
+    tally.unknown[want] = sum(d == "unknown" for d in kept)
+    tally.latency.append(latency(dirs, want))
+    return tally
+
+
+def run_captures(paths):
+    """{"captures": Tally} over labelled capture CSVs."""
+    from .trace import read_trace
+    out = Tally()
+    for path in paths:
+        out.add(score_capture(read_trace(path)))
+    return {"captures (real, labelled)": out} if paths else {}
+
+
 def group_of(rec, dataset):
     if dataset == "sisfall":
         return f"sisfall {rec.meta['activity']} ({SISFALL_GAITS[rec.meta['activity']]})"

@@ -57,6 +57,11 @@ MESSAGES = (
         ("state", "B"), ("refusal", "B"),
         ("up_x", "h"), ("up_y", "h"), ("up_z", "h"),
         ("fwd_x", "h"), ("fwd_y", "h"), ("fwd_z", "h"))),
+    # Record the calibrated raw samples for `seconds` as a capture session (the
+    # running one ends first); label: CAPTURE_LABELS. Refused NOT_CALIBRATED
+    # without a calibration (a capture is only worth its forward axis).
+    ("CAPTURE", 0x0A, (("seconds", "H"), ("label", "B"))),
+    ("CAPTURE_STARTED", 0x8A, (("session_id", "I"),)),
     ("REPL", 0x0F, ()),
     ("REPL_REPLY", 0x8F, ()),
     ("ERROR", 0x7F, (("code", "B"), ("about_type", "B"), ("about_seq", "B"))),
@@ -74,6 +79,7 @@ ERRORS = (
     ("UNKNOWN_KEY", 9),      # setting name not in the CONFIG table
     ("BAD_VALUE", 10),       # setting value outside its range (old value kept)
     ("BUSY", 11),            # a calibration is already running
+    ("NOT_CALIBRATED", 12),  # a capture needs the calibration's upright and forward
 )
 
 # Calibration: states and the reasons a device refuses one (previous kept).
@@ -106,7 +112,10 @@ RECORDS = (
         ("fwd_x", "h"), ("fwd_y", "h"), ("fwd_z", "h"),
         ("step_min_ms", "H"), ("step_floor_mg", "H"),
         ("slouch_threshold_deg", "B"), ("slouch_hold_s", "H"),
-        ("alert_mode", "B"), ("alert_when", "B"))),
+        ("alert_mode", "B"), ("alert_when", "B"),
+        # format 4: SESSION_KINDS, the capture's CAPTURE_LABELS, and the raw
+        # samples' scale (micro-g and micro-deg/s per LSB)
+        ("session_kind", "B"), ("label", "B"), ("accel_ug_per_lsb", "I"), ("gyro_udps_per_lsb", "I"))),
     # t_ms counts from the session's first sample, on the IMU's sample clock.
     # pitch (forward lean +) and roll (right +) of the trunk, centidegrees,
     # relative to the reference upright. lag_ms: how long after t_ms the
@@ -134,7 +143,13 @@ RECORDS = (
     ("FORM", 0x09, (("t_ms", "I"), ("form", "B"), ("pitch_cdeg", "h"))),
     # the retro-interval cue played: backward steps in a row so far
     ("CUE", 0x0A, (("t_ms", "I"), ("steps", "H"))),
+    # a capture's raw samples from t_ms on, one per sample period: int16 ax, ay,
+    # az, gx, gy, gz (sensor axes, LSB; the HEADER gives the scale), 16 at most
+    ("RAW", 0x0B, (("t_ms", "I"), ("samples", "*"))),
 )
+
+SESSION_KINDS = (("ACTIVITY", 0), ("CAPTURE", 1))
+CAPTURE_LABELS = (("UNLABELLED", 0), ("FORWARD", 1), ("BACKWARD", 2), ("MIXED", 3))
 
 BOUTS = (("REST", 0), ("WALK", 1), ("RUN", 2))
 # direction of travel per step and bout: unknown without a forward axis or until decided
@@ -178,6 +193,10 @@ CONFIG = (
     ("form_learn_s", 15, 3, 120, ()),
     # retro intervals: after this many backward steps in a row a distinct buzz (0 = off)
     ("retro_cue_steps", 0, 0, 2000, ()),
+    # raw capture started on the device: with capture_s > 0 a short press records
+    # a capture of that length (labelled capture_label) instead of a session
+    ("capture_s", 0, 0, 3600, ()),
+    ("capture_label", 0, 0, 3, ("unlabelled", "forward", "backward", "mixed")),
 )
 
 FAULTS = (
@@ -194,7 +213,7 @@ def canonical_text():
             parts.append("%s=%d(%s)" % (name, tid, ",".join(n + ":" + f for n, f in fields)))
     parts.extend("%s=%d" % e for e in ERRORS)
     parts.extend("%s=%d[%d,%d]%s" % (n, d, lo, hi, "|".join(ch)) for n, d, lo, hi, ch in CONFIG)
-    for table in (CAL_STATES, REFUSALS, BOUTS, REFERENCES, DIRECTIONS, FORMS):
+    for table in (CAL_STATES, REFUSALS, BOUTS, REFERENCES, DIRECTIONS, FORMS, SESSION_KINDS, CAPTURE_LABELS):
         parts.extend("%s=%d" % e for e in table)
     return ";".join(parts)
 

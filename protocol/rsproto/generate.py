@@ -53,7 +53,9 @@ def firmware_schema_text():
                                  ("bout kinds", "BOUT_", cat.BOUTS),
                                  ("reference sources", "REF_", cat.REFERENCES),
                                  ("directions", "DIR_", cat.DIRECTIONS),
-                                 ("posture references (forms)", "FORM_", cat.FORMS)):
+                                 ("posture references (forms)", "FORM_", cat.FORMS),
+                                 ("session kinds", "KIND_", cat.SESSION_KINDS),
+                                 ("capture labels", "LABEL_", cat.CAPTURE_LABELS)):
         lines.append("")
         lines.append("# " + title)
         for name, code in table:

@@ -95,6 +95,7 @@ def encode_record(name, **fields):
 
 
 RECORD_FIELDS = {name: fields for name, _, fields in cat.RECORDS}
+RECORD_TAIL = {name: cat.payload_format(fields)[1] for name, _, fields in cat.RECORDS}
 
 
 @functools.lru_cache(maxsize=None)
@@ -112,7 +113,7 @@ def decode_record_payload(tid, payload):
     """(name, fields). A record of an older log format is shorter, ending
     before fields added since (records only grow at the tail): those are None."""
     name = RECORD_BY_TYPE[tid]
-    if len(payload) == RECORD_SIZE[name]:
+    if len(payload) == RECORD_SIZE[name] or (RECORD_TAIL[name] and len(payload) >= RECORD_SIZE[name]):
         fields = RECORD_PAYLOAD[name].parse(payload)
     else:
         older = _prefix(name, len(payload))
