@@ -83,6 +83,8 @@ class Slouch:
 
 
 _FORM_MAX = const(2000)  # a learned form leans at most 20 deg forward of the upright
+_FINE = const(10)        # a form's pitch kept with 10 more bits ...
+_STRAIGHTEN = const(8)   # ... follows a straighter posture by 1/256 per update (~10 s at 26/s)
 
 
 class Forms:
@@ -93,11 +95,14 @@ class Forms:
     first `settle` of that movement (starting off, settling into the pace)
     has passed; it is kept across bouts until the next calibration. A form
     learned slouched is capped 20 deg forward of the upright, so a runner
-    who starts slumped is still coached."""
+    who starts slumped is still coached. Learned, a form follows the runner
+    only towards upright (over ~40 s): a straighter running posture becomes
+    the reference, a slow slump into fatigue never does."""
 
     def __init__(self, every_hz, cfg):
         self.every_hz = every_hz   # posture updates per second
         self.pitch = [0, 0, 0, 0, 0]
+        self.fine = [0, 0, 0, 0, 0]  # pitch << _FINE, for the slow straightening
         self.learned = [True, False, False, False, False]  # the upright is known
         self.sum = 0
         self.n = 0
@@ -122,17 +127,28 @@ class Forms:
             self.seen = 0
             self.sum = 0
             self.n = 0
-        if form <= 0 or self.learned[form]:
+        if form <= 0:
             return -1
         self.seen += 1
         if self.seen <= self.settle:
+            return -1
+        if self.learned[form]:
+            # a form only ever straightens: running more upright than learned
+            # becomes the reference over ~40 s; a drift forwards never does
+            fine = self.fine[form]
+            if lean << _FINE < fine:
+                fine += ((lean << _FINE) - fine) >> _STRAIGHTEN
+                self.fine[form] = fine
+                self.pitch[form] = fine >> _FINE
             return -1
         self.sum += lean
         self.n += 1
         if self.n < self.learn:
             return -1
         p = self.sum // self.n
-        self.pitch[form] = _FORM_MAX if p > _FORM_MAX else p
+        p = _FORM_MAX if p > _FORM_MAX else p
+        self.pitch[form] = p
+        self.fine[form] = p << _FINE
         self.learned[form] = True
         return form
 

@@ -91,19 +91,22 @@ def cmd_sessions(args):
     lib = Library(args.library)
     rows = lib.list()
     table = Table(title=f"sessions in {lib.path}")
-    for col in ("device", "session", "kind", "bytes", "steps", "backward", "duration s", "state"):
-        table.add_column(col)
+    # fits 80 columns: a device by the last 4 bytes of its MAC (the id is the 6-byte MAC, padded)
+    for col in ("device", "session", "kind", "steps", "backward", "secs", "state"):
+        table.add_column(col, overflow="fold")  # a narrower terminal wraps a cell, never cuts it
     for r in rows:
         kind = steps = back = dur = ""
         if r["complete"]:
             log = parse_log(lib.data(r["device_id"], r["session_id"]))
-            kind = "capture (%s)" % dict(enumerate(LABELS)).get(log.header['label'], '?') if is_capture(log) else "activity"
-            steps = str(len(log.of("STEP")))
+            label = dict(enumerate(LABELS)).get(log.header["label"], "?") if log.header else "?"
+            kind = f"capture {label}" if is_capture(log) else "activity"
+            n = len(log.of("STEP"))
             n_back = sum(1 for s in log.of("STEP") if s["direction"] == DIRECTION["BACKWARD"])
-            back = f"{n_back} ({100 * n_back / max(1, len(log.of('STEP'))):.0f} %)"
+            steps = str(n)
+            back = f"{n_back} ({100 * n_back / max(1, n):.0f}%)"
             dur = "%.1f" % (log.end["t_ms"] / 1000) if log.end else "?"
         state = "confirmed" if r["confirmed"] else ("verified" if r["complete"] else "partial")
-        table.add_row(r["device_id"], str(r["session_id"]), kind, str(r["size"]), steps, back, dur, state)
+        table.add_row(r["device_id"][4:12], str(r["session_id"]), kind, steps, back, dur, state)
     Console().print(table)
     return 0
 
