@@ -84,7 +84,7 @@ class Slouch:
 
 _FORM_MAX = const(2000)  # a learned form leans at most 20 deg forward of the upright
 _FINE = const(10)        # a form's pitch kept with 10 more bits ...
-_STRAIGHTEN = const(8)   # ... follows a straighter posture by 1/256 per update (~10 s at 26/s)
+_STRAIGHTEN = const(7)   # ... follows a straighter posture by 1/128 per update (~5 s at 26/s)
 
 
 class Forms:
@@ -96,7 +96,7 @@ class Forms:
     has passed; it is kept across bouts until the next calibration. A form
     learned slouched is capped 20 deg forward of the upright, so a runner
     who starts slumped is still coached. Learned, a form follows the runner
-    only towards upright (over ~40 s): a straighter running posture becomes
+    only towards upright (over ~5 s): a straighter running posture becomes
     the reference, a slow slump into fatigue never does."""
 
     def __init__(self, every_hz, cfg):
@@ -134,7 +134,7 @@ class Forms:
             return -1
         if self.learned[form]:
             # a form only ever straightens: running more upright than learned
-            # becomes the reference over ~40 s; a drift forwards never does
+            # becomes the reference over ~5 s; a drift forwards never does
             fine = self.fine[form]
             if lean << _FINE < fine:
                 fine += ((lean << _FINE) - fine) >> _STRAIGHTEN
