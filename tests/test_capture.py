@@ -55,14 +55,18 @@ def test_a_capture_over_the_pty_holds_the_samples_the_imu_gave(tmp_path):
     assert size / (len(tr.t) / odr) < 1400
 
 
-def test_the_written_trace_replays_with_the_devices_calibration(tmp_path):
-    trace = run_trace()
-    with twin_with(trace, tmp_path, {"calibration": CAL, "session_start": 1}) as twin:
+def forward_capture(tmp_path, seconds=20):
+    """A capture labelled forward of a calibrated twin running forwards: its log."""
+    with twin_with(run_trace(), tmp_path, {"calibration": CAL, "session_start": 1}) as twin:
         client = Client(open_port(twin.port))
         try:
-            _, log = run_capture(client, Library(tmp_path / "lib.sqlite"), 20, "forward")
+            return run_capture(client, Library(tmp_path / "lib.sqlite"), seconds, "forward")[1]
         finally:
             client.close()
+
+
+def test_the_written_trace_replays_with_the_devices_calibration(tmp_path):
+    log = forward_capture(tmp_path)
     path = write_trace(tmp_path / "capture.csv", *_columns(capture_trace(log)))
     back = read_trace(path)
     assert back.meta["label"] == "forward" and back.gyro is not None
@@ -80,13 +84,7 @@ def test_bench_retro_scores_labelled_captures(tmp_path):
     """`retrostride bench retro --captures DIR`: a capture labelled forward is
     scored against its label (here of a generated run: the way, not a figure)."""
     from retrostride.retrobench import run_captures, rows
-    trace = run_trace()
-    with twin_with(trace, tmp_path, {"calibration": CAL, "session_start": 1}) as twin:
-        client = Client(open_port(twin.port))
-        try:
-            _, log = run_capture(client, Library(tmp_path / "lib.sqlite"), 20, "forward")
-        finally:
-            client.close()
+    log = forward_capture(tmp_path)
     write_trace(tmp_path / "caps" / "run1.csv", *_columns(capture_trace(log)))
     (row,) = rows(run_captures(sorted((tmp_path / "caps").glob("*.csv"))))
     assert row["trials"] == 1 and row["forward_steps"] > 30 and row["forward_right"] > 0.97
