@@ -10,11 +10,11 @@ from retrostride.logfile import parse_log
 
 
 def _log(n_steps):
-    out = wire.encode_record("HEADER", format=2, fw_major=0, fw_minor=1, fw_patch=0, session_id=3,
+    out = wire.encode_record("HEADER", format=4, fw_major=0, fw_minor=1, fw_patch=0, session_id=3,
                              start_ms=0, first_sample=0, odr_hz=104, accel_fs_g=16, gyro_fs_dps=2000,
                              up_x=0, up_y=0, up_z=0, fwd_x=0, fwd_y=0, fwd_z=0, step_min_ms=250,
                              step_floor_mg=120, slouch_threshold_deg=15, slouch_hold_s=5, alert_mode=0,
-                             alert_when=0)
+                             alert_when=0, session_kind=0, label=0, accel_ug_per_lsb=488, gyro_udps_per_lsb=70000)
     for i in range(n_steps):
         out += wire.encode_record("STEP", t_ms=1000 + 350 * i, interval_ms=350, cadence_dspm=1714, peak_mg=900,
                                   pitch_cdeg=-250 + i, roll_cdeg=120, lag_ms=80, direction=2, lean_cdeg=-40,

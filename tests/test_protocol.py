@@ -92,7 +92,11 @@ def test_firmware_codec_matches_golden_on_the_vm():
     st = SessionStore()
     for i, rec in enumerate(G["records"]):
         w = SessionWriter(st, 900 + i)
-        w.write(rec["type"], *vals(rec["fields"]))
+        v = vals(rec["fields"])
+        if v and isinstance(v[-1], bytes):  # trailing bytes (RAW samples)
+            w.write_tail(rec["type"], v[-1], *v[:-1])
+        else:
+            w.write(rec["type"], *v)
         w.close()
         with open("sessions/%%08d.rsl" %% (900 + i), "rb") as f:
             res["records"][rec["name"]] = f.read().hex()
