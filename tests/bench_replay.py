@@ -1,5 +1,5 @@
 """`make bench`: replay speed of the twin, the slouch alert's latency on the
-twin's clock, and the per-sample cost of the step detector and of the tilt
+twin's clock, and the per-sample cost of the step detector, the direction and the tilt
 fusion on the MicroPython VM (bytecode), with the ESP32 figures they imply."""
 import json
 import time
@@ -33,6 +33,7 @@ def main():
               f"{total / wall:.1f} x real time (each run includes the VM start and the sync)")
     alert_latency()
     tilt_cost()
+    direction_cost()
     out = vm_json("""
     import json, math, time
     from rsdevice.gait import StepDetector
@@ -95,6 +96,27 @@ def tilt_cost():
     """, heap="8M")
     us = out["us_per_sample"]
     print(f"tilt fusion: {us:.2f} us/sample on the unix VM -> ~{us * ESP32_SLOWDOWN:.0f} us/sample "
+          f"on an ESP32 (x{ESP32_SLOWDOWN}), {us * ESP32_SLOWDOWN * 104 / 1e4:.1f} % of one core at 104 Hz")
+
+
+def direction_cost():
+    """The direction's per-sample update with a forward axis (its per-step
+    work runs once a step, a thirtieth of the samples or fewer)."""
+    out = vm_json("""
+    import json, math, time
+    from rsdevice.direction import Direction
+    d = Direction()
+    d.set_forward(16384, 0, 0)
+    xs = [(int(400 * math.sin(n / 4)), 1000 + int(800 * math.sin(n / 3)), int(600 * math.sin(n / 3 + 1)))
+          for n in range(5200)]
+    t0 = time.ticks_us()
+    for a in xs:
+        d.update(a[0], 0, a[1], a[2])
+    dt = time.ticks_diff(time.ticks_us(), t0)
+    print(json.dumps({"us_per_sample": dt / len(xs)}))
+    """, heap="8M")
+    us = out["us_per_sample"]
+    print(f"direction: {us:.2f} us/sample on the unix VM -> ~{us * ESP32_SLOWDOWN:.0f} us/sample "
           f"on an ESP32 (x{ESP32_SLOWDOWN}), {us * ESP32_SLOWDOWN * 104 / 1e4:.1f} % of one core at 104 Hz")
 
 
