@@ -6,7 +6,7 @@ from micropython import const
 PROTOCOL_VERSION = const(1)
 LOG_FORMAT_VERSION = const(4)
 FW_VERSION = (0, 1, 0)
-SCHEMA_HASH = 222541854
+SCHEMA_HASH = 697159972
 MAGIC0 = const(165)
 MAGIC1 = const(90)
 MAX_PAYLOAD = const(512)
@@ -49,6 +49,7 @@ E_UNKNOWN_KEY = const(9)
 E_BAD_VALUE = const(10)
 E_BUSY = const(11)
 E_NOT_CALIBRATED = const(12)
+E_FLASH_FULL = const(13)
 
 # log record types
 R_HEADER = const(1)
@@ -66,6 +67,8 @@ R_RAW = const(11)
 # fault codes
 F_FIFO_OVERRUN = const(1)
 F_I2C_ERROR = const(2)
+F_IMU_RESET = const(3)
+F_FLASH_FULL = const(4)
 
 # calibration states
 CAL_NONE = const(0)
@@ -127,7 +130,7 @@ MESSAGE = {
     1: ('<', False, 73),  # HELLO
     129: ('<BIBBB8s', False, 106),  # HELLO_REPLY
     2: ('<', False, 149),  # STATUS
-    130: ('<IHHIBHI', False, 125),  # STATUS_REPLY
+    130: ('<IHHIBHIBH', False, 72),  # STATUS_REPLY
     3: ('<H', False, 45),  # LIST_SESSIONS
     131: ('<HHIIIBB', False, 162),  # SESSION_INFO
     4: ('<IIH', False, 214),  # READ_SESSION

@@ -35,7 +35,10 @@ MESSAGES = (
     ("STATUS_REPLY", 0x82, (
         ("uptime_ms", "I"), ("battery_mv", "H"), ("sessions", "H"),
         ("free_kb", "I"), ("recording", "B"), ("fifo_overruns", "H"),
-        ("samples", "I"))),
+        ("samples", "I"),
+        # the flash is full of unsynced sessions: nothing records until a sync
+        # and confirm frees room; I2C errors since power-up
+        ("flash_full", "B"), ("i2c_errors", "H"))),
     ("LIST_SESSIONS", 0x03, (("index", "H"),)),
     ("SESSION_INFO", 0x83, (
         ("index", "H"), ("total", "H"), ("session_id", "I"),
@@ -67,6 +70,15 @@ MESSAGES = (
     ("ERROR", 0x7F, (("code", "B"), ("about_type", "B"), ("about_seq", "B"))),
 )
 
+# The reply each request gets (or an ERROR naming the request's type and seq).
+REPLIES = (
+    ("HELLO", "HELLO_REPLY"), ("STATUS", "STATUS_REPLY"), ("LIST_SESSIONS", "SESSION_INFO"),
+    ("READ_SESSION", "SESSION_CHUNK"), ("CONFIRM_SESSION", "CONFIRMED"),
+    ("GET_CONFIG", "CONFIG_VALUE"), ("SET_CONFIG", "CONFIG_VALUE"),
+    ("CALIBRATE", "CALIBRATION"), ("GET_CALIBRATION", "CALIBRATION"),
+    ("CAPTURE", "CAPTURE_STARTED"), ("REPL", "REPL_REPLY"),
+)
+
 ERRORS = (
     ("BAD_CRC", 1),          # frame CRC wrong: corrupted or schema mismatch
     ("BAD_VERSION", 2),      # protocol version differs
@@ -80,6 +92,7 @@ ERRORS = (
     ("BAD_VALUE", 10),       # setting value outside its range (old value kept)
     ("BUSY", 11),            # a calibration is already running
     ("NOT_CALIBRATED", 12),  # a capture needs the calibration's upright and forward
+    ("FLASH_FULL", 13),      # no room for a new session: sync and confirm to free some
 )
 
 # Calibration: states and the reasons a device refuses one (previous kept).
@@ -199,9 +212,12 @@ CONFIG = (
     ("capture_label", 0, 0, 3, ("unlabelled", "forward", "backward", "mixed")),
 )
 
+# FAULT records: what went wrong, and `count` what it cost
 FAULTS = (
-    ("FIFO_OVERRUN", 1),
-    ("I2C_ERROR", 2),
+    ("FIFO_OVERRUN", 1),  # count: samples lost (the sample clock skips them, so later times stay true)
+    ("I2C_ERROR", 2),     # count: I2C errors since power-up
+    ("IMU_RESET", 3),     # the IMU had lost its settings and was set up again; count: samples lost
+    ("FLASH_FULL", 4),    # no room left: the session ends here, nothing records until a sync frees room
 )
 
 
@@ -213,7 +229,8 @@ def canonical_text():
             parts.append("%s=%d(%s)" % (name, tid, ",".join(n + ":" + f for n, f in fields)))
     parts.extend("%s=%d" % e for e in ERRORS)
     parts.extend("%s=%d[%d,%d]%s" % (n, d, lo, hi, "|".join(ch)) for n, d, lo, hi, ch in CONFIG)
-    for table in (CAL_STATES, REFUSALS, BOUTS, REFERENCES, DIRECTIONS, FORMS, SESSION_KINDS, CAPTURE_LABELS):
+    for table in (CAL_STATES, REFUSALS, BOUTS, REFERENCES, DIRECTIONS, FORMS, SESSION_KINDS, CAPTURE_LABELS,
+                  FAULTS):
         parts.extend("%s=%d" % e for e in table)
     return ";".join(parts)
 
