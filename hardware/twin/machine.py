@@ -13,6 +13,7 @@
 #   RS_TWIN_TRACE   binary trace written by the host (see retrostride.twin)
 #   RS_TWIN_EVENTS  file receiving one line per event (buzz, end of trace)
 #   RS_TWIN_PRESSES button presses "start_s:held_s,..." in trace time
+#   RS_TWIN_I2C_ERROR_EVERY, RS_TWIN_STALL, RS_TWIN_FLASH_KB  faults on request
 import os
 import select
 import struct
@@ -26,13 +27,20 @@ class _Clock:
         self.realtime = os.getenv("RS_TWIN_REALTIME") == "1"
         self.virtual_until = None  # set by the IMU model: end of trace + stop press
         self._poll = select.poll()
+        self.wdt_ms = 0   # armed by WDT()
+        self.fed_us = 0
 
     def sleep_us(self, us):
         if us <= 0:
             return
         if self.realtime or (self.virtual_until is not None and self.us >= self.virtual_until):
             self._poll.poll(max(1, us // 1000))  # really wait (nothing registered)
+        self.advance(us)
+
+    def advance(self, us):
         self.us += us
+        if self.wdt_ms and self.us - self.fed_us > self.wdt_ms * 1000:
+            _hard_reset("watchdog")
 
 
 CLOCK = _Clock()
@@ -48,6 +56,83 @@ def _event(text):
         _events = open(path, "a")
     _events.write(text + "\n")
     _events.flush()
+
+
+class _BlockDevice:
+    """The board's flash under littlefs, as on the ESP32 port (4 kB erase
+    blocks): a file-backed image of RS_TWIN_FLASH_KB kB in the twin's flash
+    folder, so a full flash raises ENOSPC where littlefs does, and a reboot
+    (a new VM on the same folder) finds the sessions again. Each erase is an
+    event, so the wear a flush policy causes can be counted."""
+    SIZE = 4096
+
+    def __init__(self, path, kb):
+        self.blocks = kb * 1024 // self.SIZE
+        try:
+            self.f = open(path, "r+b")
+            self.fresh = False
+        except OSError:
+            self.f = open(path, "w+b")
+            erased = b"\xff" * self.SIZE
+            for _ in range(self.blocks):
+                self.f.write(erased)
+            self.fresh = True
+
+    def readblocks(self, n, buf, off=0):
+        self.f.seek(n * self.SIZE + off)
+        self.f.readinto(buf)
+
+    def writeblocks(self, n, buf, off=None):
+        if off is None:  # the block protocol's erase-then-write
+            self.ioctl(6, n)
+            off = 0
+        self.f.seek(n * self.SIZE + off)
+        self.f.write(buf)
+        self.f.flush()  # the image is the flash: a killed VM keeps what was written
+
+    def ioctl(self, op, arg):
+        if op == 4:
+            return self.blocks
+        if op == 5:
+            return self.SIZE
+        if op == 6:
+            _event("erase %d %d" % (CLOCK.us, arg))
+            return 0
+        return None
+
+
+def _mount_flash(kb):
+    """littlefs on the image, mounted at /flash and made the working folder.
+    A fresh image takes the files put in the flash folder beforehand (config.json)."""
+    import vfs
+    bdev = _BlockDevice("flash.img", kb)
+    if bdev.fresh:
+        vfs.VfsLfs2.mkfs(bdev)
+    seed = [n for n in os.listdir() if n != "flash.img"] if bdev.fresh else []
+    vfs.mount(vfs.VfsLfs2(bdev), "/flash")
+    for name in seed:
+        try:
+            with open(name, "rb") as src, open("/flash/" + name, "wb") as dst:
+                dst.write(src.read())
+        except OSError:
+            pass  # a folder: the firmware makes its own
+    os.chdir("/flash")
+
+
+if os.getenv("RS_TWIN_FLASH_KB"):
+    _mount_flash(int(os.getenv("RS_TWIN_FLASH_KB")))
+
+
+class WDT:
+    """The watchdog on the virtual clock: unfed for `timeout` ms, the board
+    resets (the VM is killed outright: no `finally` runs, as on the chip)."""
+
+    def __init__(self, id=0, timeout=5000):
+        CLOCK.wdt_ms = timeout
+        self.feed()
+
+    def feed(self):
+        CLOCK.fed_us = CLOCK.us
 
 
 def unique_id():
@@ -66,8 +151,16 @@ def lightsleep(ms=0):
     CLOCK.sleep_us(ms * 1000)
 
 
+def _hard_reset(why):
+    """A reset ends the program where it stands, without unwinding it."""
+    _event("reset %d %s" % (CLOCK.us, why))
+    if _events is not None:
+        _events.close()
+    os.system("kill -KILL $PPID")  # the shell's parent: this VM
+
+
 def reset():
-    raise SystemExit(0)
+    _hard_reset("machine.reset")
 
 
 class Pin:
@@ -148,6 +241,8 @@ class ADC:
 
 # --- LSM6DSOX at register level -------------------------------------------
 _WHO_AM_I = 0x0F
+_FIFO_CTRL1 = 0x07
+_FIFO_CTRL2 = 0x08
 _FIFO_CTRL3 = 0x09
 _FIFO_CTRL4 = 0x0A
 _CTRL1_XL = 0x10
@@ -156,12 +251,14 @@ _CTRL3_C = 0x12
 _FIFO_STATUS1 = 0x3A
 _FIFO_STATUS2 = 0x3B
 _FIFO_OUT = 0x78
-_ODR_HZ = (0, 12.5, 26, 52, 104, 208, 416, 833, 1666, 3332, 6667)
+_IF_INC = 0x04
+_RATE_HZ = (0, 12.5, 26, 52, 104, 208, 416, 833, 1666, 3332, 6667)  # ODR and BDR codes
 _XL_MG_PER_LSB = (0.061, 0.488, 0.122, 0.244)      # FS_XL code 00 2g, 01 16g, 10 4g, 11 8g
 _G_MDPS_PER_LSB = (8.75, 17.5, 35.0, 70.0)         # FS_G code 250, 500, 1000, 2000 dps
-_FIFO_WORDS = 512  # the twin's FIFO depth in 7-byte words (smaller than the chip's 9 kB)
+_FIFO_WORDS = 512  # the chip's FIFO: 3 kB of samples, 512 tagged words
 _STOP_PRESS_AFTER_US = 500_000
 _STOP_PRESS_US = 200_000
+_ETIMEDOUT = 110   # what the ESP32 port raises when an I2C transaction times out
 
 
 class _Trace:
@@ -204,7 +301,42 @@ class _Trace:
         return tuple(a[k] + (b[k] - a[k]) * w for k in range(7))
 
 
+class _Faults:
+    """Faults injected on request (RS_TWIN_I2C_ERROR_EVERY seconds of trace,
+    RS_TWIN_STALL "at:seconds"), checked at each I2C transaction."""
+
+    def __init__(self):
+        every = os.getenv("RS_TWIN_I2C_ERROR_EVERY")
+        self.every_us = int(float(every) * 1_000_000) if every else 0
+        self.next_error_us = self.every_us
+        stall = os.getenv("RS_TWIN_STALL")
+        self.stall_at_us = self.stall_us = None
+        if stall:
+            at, seconds = stall.split(":")
+            self.stall_at_us = int(float(at) * 1_000_000)
+            self.stall_us = int(float(seconds) * 1_000_000)
+
+    def transaction(self, trace_us):
+        """Before an I2C transaction at trace time trace_us (None before the
+        FIFO first starts): stall the bus, or fail the transaction."""
+        if trace_us is None:
+            return
+        if self.stall_at_us is not None and trace_us >= self.stall_at_us:
+            self.stall_at_us = None
+            _event("fault stall %d %d" % (CLOCK.us, self.stall_us))
+            CLOCK.advance(self.stall_us)  # the read hangs; the chip samples on
+        if self.every_us and trace_us >= self.next_error_us:
+            self.next_error_us += self.every_us
+            _event("fault i2c_error %d" % CLOCK.us)
+            raise OSError(_ETIMEDOUT)
+
+
 class _LSM6DSOX:
+    """The chip as its datasheet defines it: the FIFO fills at the batch rates
+    of the sensors that are on, holds 512 words and then overwrites the
+    oldest (continuous mode), FIFO_OVR_IA is live and FIFO_OVR_LATCHED clears
+    when FIFO_STATUS2 is read, a burst read needs IF_INC, and a configuration
+    the twin cannot model (unequal accel and gyro batch rates) is refused."""
     ADDRESS = 0x6A
 
     def __init__(self):
@@ -216,53 +348,57 @@ class _LSM6DSOX:
             if ":" in item:
                 a, b = item.split(":")
                 self.presses.append((float(a), float(b)))
+        self.faults = _Faults()
+        self.start_us = None  # virtual time of the trace's start: the FIFO's first start
         self._reset()
 
     def _reset(self):
         self.regs = bytearray(128)
         self.regs[_WHO_AM_I] = 0x6C
-        self.regs[_CTRL3_C] = 0x04
-        self.fifo_t0 = None
-        self.consumed = 0   # words read out of the FIFO
-        self.dropped = 0    # words lost to overflow
-        self.ovr = False
-        self.word = 0
-        self.words = bytearray(7)
+        self.regs[_CTRL3_C] = _IF_INC
+        self.fifo_t0 = None  # virtual time this FIFO run began
+        self.consumed = 0    # words of this run read or overwritten
+        self.latched = False
 
-    def odr(self):
-        return _ODR_HZ[self.regs[_CTRL1_XL] >> 4]
-
-    def per_sample(self):
-        return 2 if self.regs[_FIFO_CTRL3] >> 4 else 1
+    def rate(self):
+        """(sample periods per second, words per sample period) of the FIFO."""
+        xl = _RATE_HZ[self.regs[_FIFO_CTRL3] & 0x0F] if self.regs[_CTRL1_XL] >> 4 else 0
+        g = _RATE_HZ[self.regs[_FIFO_CTRL3] >> 4] if self.regs[_CTRL2_G] >> 4 else 0
+        if xl and g and xl != g:
+            raise OSError("twin: accel and gyro batch at different rates (%g, %g Hz): not modelled" % (xl, g))
+        return (xl or g), (1 if xl else 0) + (1 if g else 0)
 
     def available(self):
-        """Words produced since the FIFO started, by the virtual clock."""
-        if self.fifo_t0 is None or not self.odr():
+        """Words produced in this FIFO run, by the virtual clock."""
+        hz, per = self.rate()
+        if self.fifo_t0 is None or not per:
             return 0
-        n = (CLOCK.us - self.fifo_t0) * self.odr() // 1_000_000
-        return int(n) * self.per_sample()
+        return int((CLOCK.us - self.fifo_t0) * hz // 1_000_000) * per
 
     def level(self):
         n = self.available() - self.consumed
         if n > _FIFO_WORDS:
-            # continuous mode overwrites the oldest words: skip whole samples
+            # continuous mode overwrites the oldest words, whole samples at a time
+            per = self.rate()[1]
             lost = n - _FIFO_WORDS
-            lost += (-lost) % self.per_sample()
+            lost += (-lost) % per
             self.consumed += lost
-            self.dropped += lost
-            self.ovr = True
+            self.latched = True
             n -= lost
         return n
 
+    def trace_us(self):
+        return None if self.start_us is None else CLOCK.us - self.start_us
+
     def trace_over_at_us(self):
-        if self.trace is None or self.fifo_t0 is None:
+        if self.trace is None or self.start_us is None:
             return None
-        return self.fifo_t0 + int((self.trace.t_end - self.trace.t0) * 1_000_000)
+        return self.start_us + int((self.trace.t_end - self.trace.t0) * 1_000_000)
 
     def button_pressed(self):
         # scripted presses "start_s:held_s,..." in trace time (RS_TWIN_PRESSES)
-        if self.presses and self.fifo_t0 is not None:
-            t = (CLOCK.us - self.fifo_t0) / 1e6
+        if self.presses and self.start_us is not None:
+            t = (CLOCK.us - self.start_us) / 1e6
             for start, held in self.presses:
                 if start <= t < start + held:
                     return True
@@ -273,6 +409,9 @@ class _LSM6DSOX:
         return 0 <= t < _STOP_PRESS_US
 
     def write(self, reg, data):
+        self.faults.transaction(self.trace_us())
+        if len(data) > 1 and not self.regs[_CTRL3_C] & _IF_INC:
+            data = data[-1:]  # without auto-increment every byte lands on one register
         for k, v in enumerate(data):
             r = reg + k
             if r == _CTRL3_C and v & 0x01:
@@ -282,28 +421,28 @@ class _LSM6DSOX:
             if r == _FIFO_CTRL4:
                 if (v & 0x07) == 0x06 and self.fifo_t0 is None:
                     self.fifo_t0 = CLOCK.us
-                    end = self.trace_over_at_us()
-                    if end is not None:
-                        # virtual time runs on 2 s past the stop press, so the
-                        # session's end and its buzz pattern happen off the wall clock
-                        CLOCK.virtual_until = end + _STOP_PRESS_AFTER_US + _STOP_PRESS_US + 2_000_000
-                        _event("trace_start %d %d" % (self.fifo_t0, end))
+                    self.consumed = 0
+                    if self.start_us is None:
+                        self.start_us = CLOCK.us
+                        end = self.trace_over_at_us()
+                        if end is not None:
+                            # virtual time runs on 2 s past the stop press, so the
+                            # session's end and its buzz pattern happen off the wall clock
+                            CLOCK.virtual_until = end + _STOP_PRESS_AFTER_US + _STOP_PRESS_US + 2_000_000
+                            _event("trace_start %d %d" % (self.start_us, end))
                 elif (v & 0x07) == 0:
                     self.fifo_t0 = None  # bypass mode empties the FIFO
                     self.consumed = 0
 
     def read_into(self, reg, buf):
-        if reg == _FIFO_STATUS1:
-            n = self.level()
-            status = bytearray(2)
-            status[0] = n & 0xFF
-            wm = self.regs[0x07] | ((self.regs[0x08] & 1) << 8)  # FIFO_CTRL1/2 watermark
-            status[1] = ((n >> 8) & 0x03) | (0x40 if self.ovr else 0) | (0x80 if wm and n >= wm else 0)
-            self.ovr = False
-            for k in range(len(buf)):
-                buf[k] = status[k] if k < 2 else 0
-            return
+        self.faults.transaction(self.trace_us())
+        inc = self.regs[_CTRL3_C] & _IF_INC
         if reg == _FIFO_OUT:
+            if not inc:  # the tag register, over and over; nothing is popped
+                n = self.level()
+                for k in range(len(buf)):
+                    buf[k] = 0x10 if n else 0
+                return
             n = len(buf) // 7
             if n > self.level():
                 raise OSError(5)  # reading an empty FIFO: a driver bug, not data
@@ -311,19 +450,33 @@ class _LSM6DSOX:
                 self._word_into(buf, w * 7)
             return
         for k in range(len(buf)):
-            buf[k] = self.regs[(reg + k) & 0x7F]
+            buf[k] = self._register(reg + k if inc else reg)
+
+    def _register(self, r):
+        if r == _FIFO_STATUS1:
+            return self.level() & 0xFF
+        if r == _FIFO_STATUS2:
+            n = self.level()
+            wm = self.regs[_FIFO_CTRL1] | ((self.regs[_FIFO_CTRL2] & 1) << 8)
+            v = ((n >> 8) & 0x03) | (0x80 if wm and n >= wm else 0) | (0x08 if self.latched else 0)
+            if n >= _FIFO_WORDS and self.available() > self.consumed + n:
+                v |= 0x40  # FIFO_OVR_IA: full, and overwriting now
+            self.latched = False  # FIFO_OVR_LATCHED clears when read
+            return v
+        return self.regs[r & 0x7F]
 
     def _word_into(self, buf, o):
-        per = self.per_sample()
+        hz, per = self.rate()
         idx = self.consumed
         self.consumed += 1
         sample = idx // per
-        gyro = per == 2 and idx % per == 1
-        odr = self.odr()
+        gyro = per == 2 and idx % per == 1 or not self.regs[_CTRL1_XL] >> 4
         if self.trace is None:
             values = (0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0)
         else:
-            values = self.trace.at(self.trace.t0 + sample / odr)
+            # the sample was taken at this virtual time; the trace plays from the FIFO's first start
+            at_us = self.fifo_t0 - self.start_us + sample * 1_000_000 / hz
+            values = self.trace.at(self.trace.t0 + at_us / 1e6)
         if gyro:
             scale = 1000.0 / _G_MDPS_PER_LSB[(self.regs[_CTRL2_G] >> 2) & 3]
             tag = 0x01
