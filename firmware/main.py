@@ -1,6 +1,29 @@
 # RetroStride device entry point: build the board, run the app loop.
 # Leaves to the REPL when the host sends a REPL frame (see README, "Back to the REPL").
+# Anything fatal is kept in fault.txt, buzzed as a long-short-long code, and
+# the board resets: a runner far from a computer gets a working device back.
+import sys
+
 from rsdevice.board import Board
 from rsdevice.app import App
 
-App(Board()).run()
+
+def fatal(board, e):
+    try:
+        with open("fault.txt", "w") as f:
+            sys.print_exception(e, f)
+    except OSError:
+        pass
+    sys.print_exception(e, sys.stderr)  # pyright: ignore[reportArgumentType]  (stderr is a stream)
+    if board is not None:
+        board.fault_buzz()
+    import machine
+    machine.reset()
+
+
+board = None
+try:
+    board = Board()
+    App(board).run()
+except Exception as e:  # not KeyboardInterrupt: Ctrl-C from mpremote still reaches the REPL
+    fatal(board, e)

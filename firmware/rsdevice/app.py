@@ -15,7 +15,7 @@ from .button import LONG, SHORT
 from .direction import Direction
 from .gait import StepDetector
 from .link import Link
-from .sessionlog import SessionStore, SessionWriter
+from .sessionlog import SYNC_MS, SessionStore, SessionWriter
 from .tilt import Tilt
 
 _TICK_MS = const(5)        # idle wait between polls when the FIFO is below its watermark
@@ -28,6 +28,13 @@ _STOP_PATTERN = (60, 80, 60)
 _RETRO_CUE = (80, 80, 80, 80, 80, 80, 500)  # time to turn round: unlike any alert
 _CAPTURE_REFUSED = (600, 250, 600)  # no calibration: a capture needs its forward axis
 _RAW_N = const(16)         # raw samples per RAW record (16 x 12 B)
+# faults: each its own buzz, unlike any coaching pattern
+_FLASH_FULL = (400, 150, 400, 150, 400)   # sync and confirm to free room
+_IMU_DOWN = (120, 80, 120, 80, 120, 80, 120, 80, 120)  # the IMU does not answer
+_START_KB = const(12)      # a session starts only with this much free flash...
+_RESERVE_KB = const(8)     # ...and stops logging below this (its last records, END, littlefs's copy of a block)
+_IMU_RETRY_MS = const(500) # while the IMU does not answer, try it again this often
+_REPL_WATCHDOG_MS = const(3600000)  # the REPL does not feed the watchdog: an hour to work in
 
 
 class App:
@@ -74,7 +81,11 @@ class App:
         self.samples = 0          # accel samples since power-up
         self.first_sample = 0     # sample index where the session began
         self.steps0 = 0           # detector's step count when the session began
-        self.overruns_logged = 0
+        self.synced_at = 0        # board clock of the session file's last sync
+        self.flash_full = False   # no room: nothing records until a sync frees some
+        self.i2c_errors = 0
+        self.imu_down = False     # the IMU failed: try it again at retry_at
+        self.retry_at = 0
         # steps before a session starts on movement are held, so it keeps them
         self.held = array("i", bytes(4 * _HELD * S.CONFIG["session_start_steps"][2]))
         self.held_n = 0
@@ -82,23 +93,38 @@ class App:
         self.armed = True         # movement may start a session (not right after a stop by hand)
 
     def run(self):
+        board = self.board
         self.link.open()
+        board.watch()
         try:
             if self.cfg["session_start"] == S.SESSION_START_POWER_UP:
                 self.start_session()
             while not self.link.leave:
                 self.tick()
         finally:
-            if self.writer:
-                self.end_session()
+            self.end_session()
             self.link.close()
+            board.watch(_REPL_WATCHDOG_MS)
 
     def tick(self):
         board = self.board
-        na = 0
-        if self.imu.batch_ready():
-            na, ng = self.imu.read(self.acc, self.gyr)
-            self.process(na, ng)
+        board.feed()
+        na = ng = 0
+        if self.imu_down:
+            self.retry_imu()
+        else:
+            try:
+                if self.imu.batch_ready():
+                    na, ng = self.imu.read(self.acc, self.gyr)
+            except OSError:
+                self.imu_error()
+        try:
+            if na:
+                self.process(na, ng)
+            if self.writer and board.ticks_diff(board.ticks_ms(), self.synced_at) >= SYNC_MS:
+                self.sync_log()
+        except OSError:  # the flash refused a write: littlefs keeps what was synced
+            self.stop_logging()
         self.link.poll()
         board.motor.service()
         press = board.button.poll()
@@ -120,7 +146,85 @@ class App:
         if not na:
             board.sleep_ms(_TICK_MS)
 
+    # --- faults ----------------------------------------------------------
+    def imu_error(self):
+        """An I2C transaction failed (a jostled connector, noise on the bus):
+        log it and try the IMU again at once."""
+        self.i2c_errors += 1
+        self.log_fault(S.F_I2C_ERROR, self.i2c_errors)
+        self.imu_down = True
+        self.retry_at = self.board.ticks_ms()
+
+    def retry_imu(self):
+        board = self.board
+        now = board.ticks_ms()
+        if board.ticks_diff(now, self.retry_at) < 0:
+            return
+        try:
+            lost = self.imu.recover()
+        except OSError:  # still not answering: say so on the motor, keep serving the link
+            self.i2c_errors += 1
+            self.retry_at = board.ticks_add(now, _IMU_RETRY_MS)
+            if not board.motor.active:
+                board.motor.play(_IMU_DOWN)
+            return
+        self.imu_down = False
+        if lost:
+            self.log_fault(S.F_IMU_RESET, lost)
+            self.skip(lost)
+
+    def skip(self, lost):
+        """`lost` samples never reached us (FIFO overrun, IMU reset): count them
+        on the sample clock, so every later time stays true."""
+        self.samples += lost
+        self.det.skip(lost)
+
+    def log_fault(self, code, count):
+        if self.writer:
+            try:
+                self.writer.write(S.R_FAULT, self.t_ms(self.samples), code, min(count, 0xFFFF))
+            except OSError:
+                self.stop_logging()
+
+    def sync_log(self):
+        """Commit the session file (on a time budget: each sync costs a flash
+        block) and make room, or stop logging if the flash is full of unsynced data."""
+        w = self.writer
+        if w is None:
+            return
+        store = self.store
+        self.synced_at = self.board.ticks_ms()
+        w.flush()
+        if store.free_kb() < _RESERVE_KB and not store.reclaim(_RESERVE_KB, keep=w.sid):
+            self.stop_logging()
+
+    def stop_logging(self):
+        """The flash is full: end the session with what it holds (a FAULT and
+        END if they still fit) and record nothing more until there is room."""
+        w = self.writer
+        self.writer = None
+        self.flash_full = True
+        self.capture_left = self.raw_n = 0
+        if w is not None:
+            try:
+                w.write(S.R_FAULT, self.t_ms(self.samples), S.F_FLASH_FULL, 0)
+                w.write(S.R_END, self.t_ms(self.samples), self.det.steps - self.steps0,
+                        self.samples - self.first_sample)
+                w.flush()
+            except OSError:
+                pass
+            try:
+                w.close()
+            except OSError:
+                pass
+        self.board.motor.play(_FLASH_FULL)
+
     def process(self, na, ng):
+        lost = self.imu.lost
+        if lost:  # an overrun lost these before this batch
+            self.imu.lost = 0
+            self.log_fault(S.F_FIFO_OVERRUN, lost)
+            self.skip(lost)
         acc = self.acc
         gyr = self.gyr
         scale = self.scale
@@ -153,12 +257,6 @@ class App:
         if self.capture_left:
             self.capture(na, ng)
         self.samples += na
-        if self.imu.overruns != self.overruns_logged and self.writer:
-            self.overruns_logged = self.imu.overruns
-            self.writer.write(S.R_FAULT, self.t_ms(self.samples), S.F_FIFO_OVERRUN,
-                              self.overruns_logged & 0xFFFF)
-        if self.writer:
-            self.writer.flush()
 
     def t_ms(self, n):
         return (n - self.first_sample) * 1000 // self.imu.odr_hz
@@ -176,7 +274,7 @@ class App:
                 direction, self.form_lean, self.form)
         self.retro_cue(direction)
         if self.writer is None:
-            if self.cfg["session_start"] == S.SESSION_START_MOVEMENT and self.armed:
+            if self.cfg["session_start"] == S.SESSION_START_MOVEMENT and self.armed and not self.flash_full:
                 self.hold_step(step, bouts.run)
                 if bouts.run >= self.cfg["session_start_steps"]:
                     self.start_on_movement()
@@ -348,7 +446,8 @@ class App:
             return S.E_NOT_CALIBRATED
         if self.writer:
             self.end_session()
-        self.start_session(kind=S.KIND_CAPTURE, label=label)
+        if not self.start_session(kind=S.KIND_CAPTURE, label=label):
+            return S.E_FLASH_FULL
         self.capture_left = seconds * self.imu.odr_hz
         self.raw_n = 0
         return 0
@@ -381,10 +480,21 @@ class App:
 
     # --- sessions --------------------------------------------------------
     def start_session(self, first=-1, held=0, kind=S.KIND_ACTIVITY, label=S.LABEL_UNLABELLED):
-        """A session from sample `first` (now if -1), `held` steps already seen."""
+        """A session from sample `first` (now if -1), `held` steps already seen.
+        False if the flash has no room (confirmed sessions are reclaimed first)."""
         imu = self.imu
-        sid = self.store.next_id()
-        self.writer = SessionWriter(self.store, sid)
+        if not self.store.reclaim(_START_KB):
+            if not self.flash_full:
+                self.flash_full = True
+                self.board.motor.play(_FLASH_FULL)
+            return False
+        try:
+            sid = self.store.next_id()
+            self.writer = SessionWriter(self.store, sid)
+        except OSError:
+            self.stop_logging()
+            return False
+        self.flash_full = False
         self.first_sample = first if first >= 0 else self.samples
         self.steps0 = self.det.steps - held
         self.by_movement = False
@@ -398,8 +508,25 @@ class App:
             self.use_reference([0, 0, 0, 0, 0, 0])
             self.auto_n = self.auto_x = self.auto_y = self.auto_z = 0
             self.auto_skip = _AUTO_SKIP_S * imu.odr_hz
+        try:
+            self.write_header(sid, kind, label)
+        except OSError:
+            self.stop_logging()
+            return False
+        self.synced_at = self.board.ticks_ms()
+        self.board.motor.play(_START_PATTERN)
+        return True
+
+    def write_header(self, sid, kind, label):
+        w = self.writer
+        if w is None:
+            return
+        imu = self.imu
+        cfg = self.cfg
+        up = self.cal.up
+        fwd = self.cal.fwd
         v = S.FW_VERSION
-        self.writer.write(S.R_HEADER, S.LOG_FORMAT_VERSION, v[0], v[1], v[2], sid,
+        w.write(S.R_HEADER, S.LOG_FORMAT_VERSION, v[0], v[1], v[2], sid,
                           self.board.ticks_ms() & 0xFFFFFFFF, self.first_sample, imu.odr_hz,
                           imu.accel_fs_g, imu.gyro_fs_dps, up[0], up[1], up[2], fwd[0], fwd[1], fwd[2],
                           cfg["step_min_ms"], cfg["step_floor_mg"], cfg["slouch_threshold_deg"],
@@ -407,19 +534,23 @@ class App:
                           imu.accel_mg_per_lsb_x1000(), int(imu.gyro_mdps_per_lsb() * 1000))
         if up != [0, 0, 0]:
             self.log_reference(self.samples, S.REF_CALIBRATED)
-        self.writer.flush()
-        self.board.motor.play(_START_PATTERN)
+        w.flush()
 
     def end_session(self):
         w = self.writer
         if w is None:
             return
-        if self.capture_left or self.raw_n:  # a capture stopped early: keep what it has
-            self.flush_raw()
-            self.capture_left = 0
-        if self.slouch.active:
-            w.write(S.R_ALERT_END, self.t_ms(self.samples))
-        w.write(S.R_END, self.t_ms(self.samples), self.det.steps - self.steps0, self.samples - self.first_sample)
-        w.close()
+        try:
+            if self.capture_left or self.raw_n:  # a capture stopped early: keep what it has
+                self.flush_raw()
+                self.capture_left = 0
+            if self.slouch.active:
+                w.write(S.R_ALERT_END, self.t_ms(self.samples))
+            w.write(S.R_END, self.t_ms(self.samples), self.det.steps - self.steps0,
+                    self.samples - self.first_sample)
+            w.close()
+        except OSError:
+            self.stop_logging()
+            return
         self.writer = None
         self.board.motor.play(_STOP_PATTERN)

@@ -17,12 +17,14 @@ PIN_MOTOR = 25
 PIN_BUTTON = 0
 PIN_BATTERY = 35   # LiPo through a 100k/100k divider
 I2C_HZ = 400_000
+WATCHDOG_MS = 8000  # a loop that stops for this long resets the board
 
 
 class Board:
     def __init__(self):
         self.i2c = machine.I2C(I2C_BUS, scl=machine.Pin(PIN_SCL), sda=machine.Pin(PIN_SDA), freq=I2C_HZ)
-        self.imu = LSM6DSOX(self.i2c, self.sleep_ms)
+        self.imu = LSM6DSOX(self.i2c, self)
+        self.wdt = None
         self.motor = Haptic(machine.PWM(machine.Pin(PIN_MOTOR), freq=200, duty_u16=0), self)
         self.button = Button(machine.Pin(PIN_BUTTON, machine.Pin.IN, machine.Pin.PULL_UP), self)
         self.adc = machine.ADC(machine.Pin(PIN_BATTERY))
@@ -32,6 +34,26 @@ class Board:
         self.link_out = sys.stdout.buffer
         uid = machine.unique_id()
         self.device_id = bytes(uid[:8]) + bytes(8 - min(8, len(uid)))
+
+    def watch(self, ms=WATCHDOG_MS):
+        """Arm (or re-arm with a new timeout) the watchdog; the loop feeds it.
+        The ESP32 cannot stop it, so leaving to the REPL re-arms it long."""
+        self.wdt = machine.WDT(timeout=ms)
+
+    def feed(self):
+        if self.wdt is not None:
+            self.wdt.feed()
+
+    def fault_buzz(self):
+        """long, short, long, twice, before a reset: something broke."""
+        self.wdt = None
+        for _ in range(2):
+            for on in (600, 150, 600):
+                self.motor.pwm.duty_u16(self.motor.strength)
+                self.sleep_ms(on)
+                self.motor.pwm.duty_u16(0)
+                self.sleep_ms(150)
+            self.sleep_ms(600)
 
     # the board clock: logic modules take time from here, never from `time`
     def ticks_ms(self):

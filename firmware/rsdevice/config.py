@@ -1,6 +1,7 @@
 # Settings on flash (config.json), validated against the protocol's table, and
 # the calibration kept beside them. An unknown key or an out-of-range value in
-# the file is ignored and its default kept; writes go through a temporary file
+# the file is ignored and its default kept; a file that cannot be read at all
+# is moved to config.bad and the defaults used; writes go through a temporary file
 # and a rename, so a power cut mid-write leaves the old file whole.
 import json
 import os
@@ -8,6 +9,7 @@ import os
 from . import schema as S
 
 PATH = "config.json"
+BAD = "config.bad"  # a config.json that could not be read, kept as it was
 _TMP = "config.tmp"
 
 
@@ -34,7 +36,13 @@ def load():
     try:
         with open(PATH) as f:
             saved = json.load(f)
-    except (OSError, ValueError):
+    except OSError:  # none yet
+        return cfg, cal
+    except (ValueError, MemoryError, RuntimeError):  # corrupt or hostile (deep nesting): defaults,
+        try:                                        # and the file kept aside for a look
+            os.rename(PATH, BAD)
+        except OSError:
+            pass
         return cfg, cal
     if isinstance(saved, dict):
         for k in saved:

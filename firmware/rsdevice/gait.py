@@ -160,6 +160,12 @@ class StepDetector:
             self.cand_n = n
         return False
 
+    def skip(self, k):
+        """k samples never arrived (a FIFO overrun): the clock moves on, a
+        step begun before the gap is dropped."""
+        self.n += k
+        self.cand_n = -1
+
     def _confirm(self):
         at = self.cand_n
         peak = self.cand

@@ -75,7 +75,7 @@ class Link:
             self.send(S.STATUS_REPLY, seq, (
                 self.board.ticks_ms() & 0xFFFFFFFF, self.board.battery_mv(), len(self.store.ids()),
                 self.store.free_kb(), 1 if app.writer else 0, app.board.imu.overruns & 0xFFFF,
-                app.samples & 0xFFFFFFFF))
+                app.samples & 0xFFFFFFFF, 1 if app.flash_full else 0, app.i2c_errors & 0xFFFF))
         elif tid == S.LIST_SESSIONS:
             ids = self.store.ids()
             i = args[0]
@@ -110,6 +110,7 @@ class Link:
                 self.error(S.E_CRC_MISMATCH, tid, seq)
             else:
                 self.store.mark_confirmed(sid)
+                self.app.flash_full = False  # the next session may find room now
                 self.send(S.CONFIRMED, seq, (sid,))
         elif tid == S.GET_CONFIG or tid == S.SET_CONFIG:
             key = args[-1]

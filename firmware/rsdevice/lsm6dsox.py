@@ -11,12 +11,18 @@ _FIFO_CTRL4 = const(0x0A)  # FIFO_MODE[2:0]
 _CTRL1_XL = const(0x10)    # ODR_XL[7:4] FS_XL[3:2]
 _CTRL2_G = const(0x11)     # ODR_G[7:4] FS_G[3:2]
 _CTRL3_C = const(0x12)     # BDU(6) IF_INC(2) SW_RESET(0)
-_FIFO_STATUS1 = const(0x3A)
+_FIFO_STATUS1 = const(0x3A)  # DIFF_FIFO[7:0]; FIFO_STATUS2 follows
 _FIFO_DATA_OUT_TAG = const(0x78)
 _FIFO_MODE_CONTINUOUS = const(0x06)
+# FIFO_STATUS2: WTM_IA(7) OVR_IA(6, live) FULL_IA(5) CNT_BDR(4) OVR_LATCHED(3,
+# cleared by reading it) DIFF_FIFO[9:8]. Every status read must look at the
+# latched bit, or an overrun seen by one read is lost to the next.
+_WTM_IA = const(0x80)
+_OVR_LATCHED = const(0x08)
 _TAG_GYRO = const(0x01)
 _TAG_ACCEL = const(0x02)
 _WORD = const(7)  # tag + X, Y, Z int16
+_PER_SAMPLE = const(2)  # FIFO words per sample period: accel + gyro
 
 # rate code (datasheet table 52); the same code sets ODR and FIFO batch rate
 _ODR = {12: 1, 26: 2, 52: 3, 104: 4, 208: 5, 416: 6, 833: 7}
@@ -25,11 +31,17 @@ _FS_G = {250: 0, 500: 1, 1000: 2, 2000: 3}
 
 
 class LSM6DSOX:
-    def __init__(self, i2c, sleep_ms, address=0x6A, odr_hz=104, accel_fs_g=16,
+    """I2C errors (OSError) pass to the caller, who calls recover() and
+    carries on. FIFO overruns are counted (`overruns`) and the samples they
+    cost estimated from the board clock (`lost`, taken by the app), so the
+    sample clock stays true across a stall."""
+
+    def __init__(self, i2c, clock, address=0x6A, odr_hz=104, accel_fs_g=16,
                  gyro_fs_dps=2000, max_words=128):
         if odr_hz not in _ODR or accel_fs_g not in _FS_XL or gyro_fs_dps not in _FS_G:
             raise ValueError("unsupported IMU setting")
         self.i2c = i2c
+        self.clock = clock
         self.address = address
         self.odr_hz = odr_hz
         self.accel_fs_g = accel_fs_g
@@ -38,26 +50,52 @@ class LSM6DSOX:
         self._reg = bytearray(1)
         self._status = bytearray(2)
         self._words = bytearray(_WORD * max_words)
-        self.overruns = 0
+        self._words_mv = memoryview(self._words)
+        self.overruns = 0   # overruns seen (latched flag)
+        self.lost = 0       # samples lost to overruns and resets, not yet taken by the app
+        self.left = 0       # words in the FIFO at the last status read, less those read since
+        self.status_ms = 0  # board clock at the last status read
+        self.watermark = 16
+        self.configure()
+
+    def configure(self):
+        """Reset the chip and start the FIFO; OSError if the chip does not answer."""
         if self._read(_WHO_AM_I) != _CHIP_ID:
-            raise OSError("no LSM6DSOX at 0x%02x" % address)
+            raise OSError("no LSM6DSOX at 0x%02x" % self.address)
         self._write(_CTRL3_C, 0x01)  # software reset
         for _ in range(10):
-            sleep_ms(1)
+            self.clock.sleep_ms(1)
             if not self._read(_CTRL3_C) & 0x01:
                 break
+        else:
+            raise OSError("LSM6DSOX reset did not complete")
         self._write(_CTRL3_C, 0x44)  # block data update, register auto-increment
-        code = _ODR[odr_hz]
-        self._write(_CTRL1_XL, (code << 4) | (_FS_XL[accel_fs_g] << 2))
-        self._write(_CTRL2_G, (code << 4) | (_FS_G[gyro_fs_dps] << 2))
+        code = _ODR[self.odr_hz]
+        self._write(_CTRL1_XL, (code << 4) | (_FS_XL[self.accel_fs_g] << 2))
+        self._write(_CTRL2_G, (code << 4) | (_FS_G[self.gyro_fs_dps] << 2))
         # 16 words = 8 samples of each sensor (77 ms at 104 Hz): short enough for
         # a prompt buzz, long enough that a batch's I2C overhead stays small
-        wm = 16
-        self.watermark = wm
+        wm = self.watermark
         self._write(_FIFO_CTRL1, wm & 0xFF)
         self._write(_FIFO_CTRL2, (wm >> 8) & 0x01)
         self._write(_FIFO_CTRL3, (code << 4) | code)
         self._write(_FIFO_CTRL4, _FIFO_MODE_CONTINUOUS)
+        self.left = 0
+        self.status_ms = self.clock.ticks_ms()
+
+    def recover(self):
+        """After an I2C error: if the chip kept its settings (a glitch on the
+        bus), carry on with the FIFO as it is; if it lost them (a brown-out
+        through a jostled connector), set it up again. -> the samples the
+        restart cost (0 without one). OSError while the chip does not answer."""
+        code = _ODR[self.odr_hz]
+        if self._read(_WHO_AM_I) == _CHIP_ID and self._read(_CTRL1_XL) >> 4 == code \
+                and self._read(_FIFO_CTRL4) & 0x07 == _FIFO_MODE_CONTINUOUS:
+            return 0
+        since = self.clock.ticks_diff(self.clock.ticks_ms(), self.status_ms)
+        lost = (self.left + since * self.odr_hz * _PER_SAMPLE // 1000) // _PER_SAMPLE
+        self.configure()
+        return lost
 
     def _read(self, reg):
         self.i2c.readfrom_mem_into(self.address, reg, self._reg)
@@ -67,30 +105,44 @@ class LSM6DSOX:
         self._reg[0] = value
         self.i2c.writeto_mem(self.address, reg, self._reg)
 
-    def fifo_level(self):
-        """Words waiting in the FIFO; counts overruns (oldest data lost)."""
+    def _read_status(self):
+        """FIFO_STATUS1/2 -> words waiting; counts an overrun and what it cost:
+        the words made since the last status read (board clock) that are
+        neither read nor waiting were overwritten."""
         st = self._status
         self.i2c.readfrom_mem_into(self.address, _FIFO_STATUS1, st)
-        if st[1] & 0x40:  # FIFO_OVR_IA
+        now = self.clock.ticks_ms()
+        level = st[0] | ((st[1] & 0x03) << 8)
+        if st[1] & _OVR_LATCHED:
             self.overruns += 1
-        return st[0] | ((st[1] & 0x03) << 8)
+            made = self.clock.ticks_diff(now, self.status_ms) * self.odr_hz * _PER_SAMPLE // 1000
+            gone = self.left + made - level
+            if gone > 0:
+                self.lost += (gone + _PER_SAMPLE // 2) // _PER_SAMPLE
+        self.left = level
+        self.status_ms = now
+        return level
+
+    def fifo_level(self):
+        """Words waiting in the FIFO."""
+        return self._read_status()
 
     def batch_ready(self):
         """True once the FIFO holds a watermark's worth (FIFO_WTM_IA)."""
-        self.i2c.readfrom_mem_into(self.address, _FIFO_STATUS1, self._status)
-        return bool(self._status[1] & 0x80)
+        self._read_status()
+        return bool(self._status[1] & _WTM_IA)
 
     def read(self, acc, gyr):
         """Drain up to max_words FIFO words into int16 arrays (x, y, z
-        interleaved, raw LSB). Returns (accel samples, gyro samples).
-        Allocation-free but for one memoryview per call."""
-        n = self.fifo_level()
+        interleaved, raw LSB). Returns (accel samples, gyro samples)."""
+        n = self._read_status()
         if n > self.max_words:
             n = self.max_words
         if n == 0:
             return 0, 0
         buf = self._words
-        self.i2c.readfrom_mem_into(self.address, _FIFO_DATA_OUT_TAG, memoryview(buf)[:n * _WORD])
+        self.i2c.readfrom_mem_into(self.address, _FIFO_DATA_OUT_TAG, self._words_mv[:n * _WORD])
+        self.left -= n
         na = 0
         ng = 0
         for w in range(n):

@@ -1,6 +1,9 @@
 # Session logs on flash: one append-only file per session, a checksum per
-# record, so a power cut loses at most the record being written. Closed
-# sessions stay until the host confirms it holds a CRC-verified copy.
+# record. Records reach the flash when the app syncs the file (every
+# SYNC_MS and at the session's end; littlefs commits a file only at a sync),
+# so a power cut loses at most the records of the last SYNC_MS and never a
+# record already synced. Closed sessions stay until the host confirms it holds
+# a CRC-verified copy; confirmed ones are deleted, oldest first, when space runs low.
 import binascii
 import os
 import struct
@@ -11,7 +14,8 @@ from . import schema as S
 _DIR = "sessions"
 _OPEN = ".rsl"        # recording or closed, not yet confirmed by the host
 _DONE = ".rsc"        # confirmed by the host; free to delete when space runs low
-_FLUSH_EVERY = const(16)
+_LAST = _DIR + "/last_id"
+SYNC_MS = const(5000)  # each sync rewrites the file's last flash block: not per batch
 
 
 def _name(sid, ext):
@@ -56,8 +60,19 @@ class SessionStore:
         return p
 
     def next_id(self):
+        """A new session's id: never one used before on this board, even once
+        reclaiming has deleted every older session (the host keys on it)."""
         ids = self.ids()
-        return ids[-1] + 1 if ids else 1
+        last = ids[-1] if ids else 0
+        try:
+            with open(_LAST) as f:
+                last = max(last, int(f.read()))
+        except (OSError, ValueError):
+            pass
+        with open(_LAST + ".tmp", "w") as f:
+            f.write(str(last + 1))
+        os.rename(_LAST + ".tmp", _LAST)
+        return last + 1
 
     def size(self, sid):
         p = self.path(sid)
@@ -96,14 +111,28 @@ class SessionStore:
     def free_kb(self):
         try:
             st = os.statvfs(_DIR)
-            return st[0] * st[3] // 1024
         except OSError:
             return 0
+        free = st[3]
+        if free > st[2]:  # littlefs counts a full disk below zero, unsigned
+            free = 0
+        return st[0] * free // 1024
+
+    def reclaim(self, need_kb, keep=-1):
+        """Delete confirmed sessions, oldest first, until need_kb are free.
+        True if they are."""
+        for sid in self.ids():
+            if self.free_kb() >= need_kb:
+                return True
+            if sid != keep and self.confirmed(sid):
+                os.remove(_name(sid, _DONE))
+                self._crc.pop(sid, None)
+        return self.free_kb() >= need_kb
 
 
 class SessionWriter:
     """Appends checksummed records to one session file. Each record is packed
-    into a pre-allocated buffer; the file is flushed every few records."""
+    into a pre-allocated buffer; the app decides when to flush (sync)."""
 
     def __init__(self, store, sid):
         self.sid = sid
@@ -136,10 +165,9 @@ class SessionWriter:
         self.f.write(self.mv[:5 + size])
         self.records += 1
         self.pending += 1
-        if self.pending >= _FLUSH_EVERY:
-            self.flush()
 
     def flush(self):
+        """Commit what was written to the flash."""
         self.f.flush()
         self.pending = 0
 

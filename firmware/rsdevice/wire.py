@@ -45,10 +45,14 @@ def decode(tid, payload) -> tuple:
 class FrameReader:
     """Assembles frames one byte at a time; resyncs on the magic after noise
     or a corrupt frame. feed() returns None until a frame ends, then
-    (error_code, type, seq, payload) with error_code 0 when the frame is good."""
+    (error_code, type, seq, payload) with error_code 0 when the frame is good.
+    A corrupt frame may hide the start of a good one, so its bytes after the
+    first are scanned again: in a loop, not by recursion (a crafted frame
+    nests dozens of candidates, and the ESP32's task stack is small)."""
 
     def __init__(self):
         self.buf = bytearray(_HDR + S.MAX_PAYLOAD + _CRC)
+        self.scan = bytearray(len(self.buf))
         self.n = 0
         self.need = _HDR
 
@@ -57,6 +61,29 @@ class FrameReader:
         self.need = _HDR
 
     def feed(self, b):
+        r = self._take(b)
+        if r is not None and self.n:  # a corrupt candidate, still held: rescan it
+            self._rescan()
+        return r
+
+    def _rescan(self):
+        scan = self.scan
+        buf = self.buf
+        m = self.n - 1
+        for k in range(m):
+            scan[k] = buf[k + 1]
+        self.reset()
+        i = 0
+        while i < m:
+            r = self._take(scan[i])
+            i += 1
+            if r is not None and self.n:  # a nested candidate failed too:
+                i -= self.n - 1           # go on from its second byte
+                self.reset()
+
+    def _take(self, b):
+        """One byte. A frame that fails its length or CRC is returned as an
+        error with its bytes still held (n > 0) for the rescan."""
         buf = self.buf
         n = self.n
         if n == 0 and b != S.MAGIC0:
@@ -70,7 +97,6 @@ class FrameReader:
         if n == _HDR:
             length = buf[5] | (buf[6] << 8)
             if length > S.MAX_PAYLOAD:
-                self._resync()
                 return (S.E_BAD_LENGTH, buf[3], buf[4], b"")
             self.need = _HDR + length + _CRC
         if n < self.need or n < _HDR:
@@ -81,7 +107,6 @@ class FrameReader:
         tid = buf[3]
         seq = buf[4]
         if frame_crc(mv[2:end]) != got:
-            self._resync()
             return (S.E_BAD_CRC, tid, seq, b"")
         self.reset()
         if buf[2] != S.PROTOCOL_VERSION:
@@ -89,10 +114,3 @@ class FrameReader:
         if tid not in S.MESSAGE:
             return (S.E_UNKNOWN_TYPE, tid, seq, b"")
         return (0, tid, seq, bytes(mv[_HDR:end]))
-
-    def _resync(self):
-        # A corrupt frame may hide the start of a good one: rescan after byte 0.
-        data = bytes(memoryview(self.buf)[1:self.n])
-        self.reset()
-        for b in data:
-            self.feed(b)
