@@ -3,6 +3,7 @@ import argparse
 import json
 import os
 import signal
+import sqlite3
 import sys
 import time
 from pathlib import Path
@@ -24,7 +25,8 @@ def cmd_replay(args):
     from .replay import parse_settings, run_replay
     settings = parse_settings(args.set)
     trace = read_trace(args.trace)
-    report, _ = run_replay(trace, settings=settings, progress=not args.quiet, calibrate_s=args.calibrate_s)
+    report, _ = run_replay(trace, settings=settings, progress=not args.quiet, calibrate_s=args.calibrate_s,
+                           faults=faults_of(args))
     text = json.dumps(report, indent=1)
     if args.json == "-":
         print(text)
@@ -38,19 +40,39 @@ def print_summary(report, label):
     s = report["summary"]
     console.print(f"replay of {label}")
     table = Table(title="summary", show_header=False)
-    for key in ("steps", "duration_s", "cadence_spm", "alerts", "fifo_overruns", "corrupt_records"):
+    for key in ("steps", "duration_s", "cadence_spm", "alerts", "faults", "corrupt_records"):
         table.add_row(key, str(s[key]))
     table.add_row("buzzes", str(len(report["buzzes"])))
     console.print(table)
+    for f in report["faults"]:
+        lost = f" ({f['lost_s']} s lost)" if f["lost_s"] else ""
+        console.print(f"fault at {f['t']} s: {f['kind']}{lost}")
     console.print(f"replay speed: {s['replay_speed_x']} trace seconds per wall second "
                   f"({report['trace']['duration_s']} s of trace in {s['wall_s']} s)")
+
+
+def faults_of(args):
+    """--i2c-error-every, --stall, --flash-kb -> twin.Faults."""
+    from .twin import Faults, parse_stall
+    return Faults(i2c_error_every=args.i2c_error_every,
+                  stall=parse_stall(args.stall) if args.stall else None, flash_kb=args.flash_kb)
+
+
+def add_fault_options(p):
+    g = p.add_argument_group("faults the twin injects")
+    g.add_argument("--i2c-error-every", type=float, metavar="S",
+                   help="every S seconds of trace one I2C transaction fails (ETIMEDOUT)")
+    g.add_argument("--stall", metavar="AT:SECONDS",
+                   help="at trace time AT one I2C read hangs SECONDS (the FIFO overflows as on the chip)")
+    g.add_argument("--flash-kb", type=int, metavar="N",
+                   help="the board's littlefs holds N kB (writes past it fail with ENOSPC)")
 
 
 def cmd_twin(args):
     from .twin import Twin
     trace = read_trace(args.trace) if args.trace else None
     link = Path(args.link)
-    with Twin(trace, realtime=args.realtime) as twin:
+    with Twin(trace, realtime=args.realtime, faults=faults_of(args)) as twin:
         if link.is_symlink() or link.exists():
             link.unlink()
         link.symlink_to(twin.port)
@@ -82,6 +104,30 @@ def cmd_sync(args):
         client.close()
     console.print(f"device {device}: {len(fetched)} new session(s), "
                   f"{sum(s for _, s in fetched)} bytes into {lib.path}")
+    return 0
+
+
+def cmd_status(args):
+    """The device now: battery, recording or not, flash, sessions waiting, faults."""
+    from .sync import find_port
+    client = Client(open_port(args.port or find_port()))
+    try:
+        hello = client.hello()
+        st = client.status()
+        waiting = sum(1 for s in client.sessions() if not s["confirmed"])
+    finally:
+        client.close()
+    table = Table(title=f"device {hello['device_id'].hex()}", show_header=False)
+    table.add_row("battery", f"{st['battery_mv'] / 1000:.2f} V")
+    table.add_row("recording", "yes" if st["recording"] else "no")
+    table.add_row("free flash", f"{st['free_kb']} kB")
+    table.add_row("sessions", f"{st['sessions']} ({waiting} not yet synced and confirmed)")
+    table.add_row("I2C errors", str(st["i2c_errors"]))
+    table.add_row("FIFO overruns", str(st["fifo_overruns"]))
+    console.print(table)
+    if st["flash_full"]:
+        console.print("[red]the flash is full of unsynced sessions: nothing records until "
+                      "`retrostride sync` copies and confirms them[/red]")
     return 0
 
 
@@ -317,12 +363,14 @@ def main(argv=None):
                    help="first S seconds are the upright reference (posture)")
     r.add_argument("--set", action="append", metavar="KEY=VALUE", help="device setting")
     r.add_argument("--quiet", action="store_true")
+    add_fault_options(r)
     r.set_defaults(func=cmd_replay)
 
     t = sub.add_parser("twin", help="serve the twin on a pty path until stopped")
     t.add_argument("trace", nargs="?")
     t.add_argument("--link", required=True, help="path of the symlink to the pty")
     t.add_argument("--realtime", action="store_true", help="play the trace at real speed")
+    add_fault_options(t)
     t.set_defaults(func=cmd_twin)
 
     s = sub.add_parser("sync", help="download new sessions from the device")
@@ -343,6 +391,10 @@ def main(argv=None):
     ct.add_argument("--out", required=True)
     ct.add_argument("--library")
     ct.set_defaults(func=cmd_capture_trace)
+
+    stp = sub.add_parser("status", help="the device now: battery, recording, free flash, faults")
+    stp.add_argument("--port", help="serial port (default: autodetect)")
+    stp.set_defaults(func=cmd_status)
 
     ls = sub.add_parser("sessions", help="list the sessions in the library")
     ls.add_argument("--library", default=lib_default)
@@ -407,6 +459,9 @@ def main(argv=None):
         return args.func(args)
     except (TraceError, LinkError, ValueError, LookupError, FileNotFoundError, OSError) as e:
         print(f"retrostride: error: {e}", file=sys.stderr)  # unwrapped: names file and line
+        return 2
+    except sqlite3.Error as e:  # the library went bad mid-way (locked, disk full)
+        print(f"retrostride: error: session library: {e}", file=sys.stderr)
         return 2
 
 

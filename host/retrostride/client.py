@@ -1,4 +1,5 @@
 """Protocol client over a serial port (pyserial): one request, one reply."""
+import os
 import time
 
 import serial
@@ -26,25 +27,62 @@ def open_port(port, timeout=0.05):
     return serial.serial_for_url(port, baudrate=115200, timeout=timeout, exclusive=True)
 
 
+ERROR_TYPE = wire.MESSAGE_BY_NAME["ERROR"][0]
+QUIET_S = 0.05  # the device answers a frame within a loop tick (5 ms); ten of them is quiet
+REPLY_TYPE = {wire.MESSAGE_BY_NAME[req][0]: wire.MESSAGE_BY_NAME[rep][0] for req, rep in cat.REPLIES}
+
+
 class Client:
+    """One request, one reply, matched by type and sequence number: the reply
+    the catalogue names for request type T, or an ERROR that names T and this seq.
+    Anything else (a stale reply to a request that timed out, an ERROR for
+    noise, a request echoed back by a loopback) is skipped."""
+
     def __init__(self, ser, timeout=1.5, retries=2):
         self.ser = ser
         self.timeout = timeout
         self.retries = retries
-        self.seq = 0
+        self.seq = int.from_bytes(os.urandom(1), "little")  # not the last client's seqs
         self.rx = bytearray()
         self.port = getattr(ser, "port", None) or getattr(ser, "name", "?")
+        self.drain()
 
     def close(self):
         self.ser.close()
 
+    def drain(self):
+        """Start clean: forget replies meant for someone else, and send one
+        frame's length of zero bytes, so that a frame the device's parser is
+        still assembling from earlier noise (a corrupt length can make it wait
+        for hundreds of bytes) ends before this client's first request (no
+        frame can start inside zeros); then wait until the device has been
+        quiet for QUIET_S, dropping its answers to what came before."""
+        try:
+            self.ser.reset_input_buffer()
+            self.ser.write(bytes(wire.FRAME_OVERHEAD + cat.MAX_PAYLOAD))
+            # then let the device answer whatever it still had queued, and drop those answers
+            deadline = time.monotonic() + self.timeout
+            quiet = time.monotonic() + QUIET_S
+            while time.monotonic() < deadline:
+                if self.ser.read(max(1, self.ser.in_waiting)):
+                    quiet = time.monotonic() + QUIET_S
+                elif time.monotonic() >= quiet:
+                    break
+        except (serial.SerialException, OSError) as e:
+            raise LinkError(f"{self.port}: {e}") from None
+        self.rx.clear()
+
     def request(self, name, **fields):
         """Send a request; return (reply name, fields). Retries on silence,
         raises DeviceError on an ERROR reply and LinkError when nothing valid comes."""
+        tid = wire.MESSAGE_BY_NAME[name][0]
         for attempt in range(self.retries + 1):
             self.seq = (self.seq + 1) & 0xFF
-            self.ser.write(wire.encode_message(name, seq=self.seq, **fields))
-            reply = self._read_reply(self.seq)
+            try:
+                self.ser.write(wire.encode_message(name, seq=self.seq, **fields))
+                reply = self._read_reply(tid, self.seq)
+            except (serial.SerialException, OSError) as e:
+                raise LinkError(f"the link to {self.port} dropped during {name}: {e}") from None
             if reply is None:
                 continue
             rname, rfields = reply
@@ -55,7 +93,7 @@ class Client:
                         f"of {self.timeout:.1f} s: is a RetroStride device there, running its app "
                         f"(not the REPL)?")
 
-    def _read_reply(self, seq):
+    def _read_reply(self, tid, seq):
         deadline = time.monotonic() + self.timeout
         while time.monotonic() < deadline:
             frame = self._next_frame()
@@ -65,12 +103,15 @@ class Client:
                     self.rx += data
                 continue
             body = frame.body.value
-            if body.seq != seq or body.type not in wire.MESSAGE_BY_TYPE:
-                continue  # a stale reply to an earlier, timed-out request
+            if body.seq != seq or body.type not in (REPLY_TYPE[tid], ERROR_TYPE):
+                continue  # stale, or not a reply to this request (an echo of it)
             try:
-                return wire.decode_payload(body.type, body.payload)
+                reply = wire.decode_payload(body.type, body.payload)
             except ConstructError:
                 continue
+            if reply[0] == "ERROR" and (reply[1]["about_type"], reply[1]["about_seq"]) != (tid, seq):
+                continue  # an ERROR about another frame that happened to share the seq
+            return reply
         return None
 
     def _next_frame(self):

@@ -30,14 +30,23 @@ def default_path():
     return Path.home() / ".retrostride" / "library.sqlite"
 
 
+class LibraryError(OSError):
+    """The library file cannot be used: corrupt, locked, not a library."""
+
+
 class Library:
     def __init__(self, path=None):
         path = Path(path) if path else default_path()
         if str(path) != ":memory:":
             path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self.db = sqlite3.connect(str(path))
-        self.db.executescript(SCHEMA)
+        try:
+            # another retrostride writing: wait a little, then say so
+            self.db = sqlite3.connect(str(path), timeout=5.0)
+            self.db.executescript(SCHEMA)
+        except sqlite3.Error as e:
+            raise LibraryError(f"session library {path}: {e} (another retrostride using it, or not a "
+                               f"RetroStride library: move it aside and sync again)") from None
 
     def close(self):
         self.db.close()
@@ -93,6 +102,12 @@ class Library:
     def mark_confirmed(self, device_id, session_id):
         self.db.execute("UPDATE sessions SET confirmed=1 WHERE device_id=? AND session_id=?", (device_id, session_id))
         self.db.commit()
+
+    def holds(self, device_id, session_id, size, crc32):
+        """True if the library holds this very session whole (same size and CRC)."""
+        row = self.db.execute("SELECT complete FROM sessions WHERE device_id=? AND session_id=? AND size=? AND crc32=?",
+                              (device_id, session_id, size, crc32)).fetchone()
+        return bool(row and row[0])
 
     def is_complete(self, device_id, session_id):
         row = self.db.execute("SELECT complete FROM sessions WHERE device_id=? AND session_id=?",

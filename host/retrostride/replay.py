@@ -15,7 +15,7 @@ from .library import Library
 from .logfile import parse_log
 from .sync import sync
 from .trace import axis_vector
-from .twin import Twin
+from .twin import Faults, Twin
 
 CONFIG = {name: (default, lo, hi, choices) for name, default, lo, hi, choices in cat.CONFIG}
 
@@ -80,11 +80,12 @@ def trace_calibration(trace, seconds):
     return [int(round(v * 1000)) for v in up] + [int(round(v * 1000)) for v in fwd]
 
 
-def run_replay(trace, settings=None, timeout_s=None, progress=False, calibrate_s=None):
-    """Returns (report dict, raw session bytes)."""
+def run_replay(trace, settings=None, timeout_s=None, progress=False, calibrate_s=None, faults=None):
+    """Returns (report dict, raw session bytes). `faults`: what the twin
+    injects (twin.Faults); the report's `faults` says what the device logged."""
     started = time.monotonic()
     timeout_s = timeout_s or 60 + 2 * trace.duration_s
-    twin = Twin(trace)
+    twin = Twin(trace, faults=faults)
     # a replay is one session over the whole trace, as if started at power-up
     flash = dict(settings or {})
     power_up = config_value("session_start", "power_up")
@@ -99,10 +100,10 @@ def run_replay(trace, settings=None, timeout_s=None, progress=False, calibrate_s
     with twin:
         client = Client(open_port(twin.port))
         try:
-            wait_for_session_end(twin, client, timeout_s)
+            _with_twin_traceback(twin, wait_for_session_end, twin, client, timeout_s)
             with tempfile.TemporaryDirectory() as tmp:
                 lib = Library(Path(tmp) / "replay.sqlite")
-                device, fetched = sync(client, lib, progress=progress)
+                device, fetched = _with_twin_traceback(twin, sync, client, lib, progress=progress)
                 if not fetched:
                     raise LinkError("the twin recorded no session")
                 data = lib.data(device, fetched[-1][0])
@@ -115,15 +116,33 @@ def run_replay(trace, settings=None, timeout_s=None, progress=False, calibrate_s
     return report, data
 
 
+def _with_twin_traceback(twin, fn, *args, **kw):
+    """fn(...); a link error from a twin that died says why it died."""
+    try:
+        return fn(*args, **kw)
+    except LinkError as e:
+        time.sleep(0.1)
+        if twin.alive():
+            raise
+        raise LinkError(f"{e}\nthe firmware stopped on the twin:\n{twin.stderr_tail()}") from None
+
+
 def wait_for_session_end(twin, client, timeout_s):
+    """Until the trace is over and the session closed (a session the flash
+    cut short closes early: the device plays on to the end regardless)."""
     client.hello()
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if not twin.alive():
             raise LinkError("the firmware stopped on the twin:\n" + twin.stderr_tail())
         st = client.status()
-        if st["sessions"] and not st["recording"]:
-            return st
+        end_us = next((e[2] for e in twin.events() if e[0] == "trace_start"), None)
+        over = end_us is not None and st["uptime_ms"] * 1000 > end_us
+        if over and not st["recording"]:
+            if st["sessions"]:
+                return st
+            why = " (its flash had no room: a larger --flash-kb)" if st["flash_full"] else ""
+            raise LinkError("the twin recorded no session" + why)
         time.sleep(0.05)
     raise LinkError(f"the twin did not finish the trace within {timeout_s:.0f} s")
 
@@ -179,6 +198,10 @@ def build_report(log, events, trace, wall_s):
     fifo_t0 = next((e[1] for e in events if e[0] == "trace_start"), 0)
     buzzes = [{"t": round(float(trace.t[0]) + (e[1] - fifo_t0) / 1e6, 4), "ms": e[2]}
               for e in events if e[0] == "buzz"]
+    faults = fault_list(log, t, odr, float(trace.t[-1]))
+    # what the twin did to the firmware (--i2c-error-every, --stall), to hold the faults against
+    injected = [{"t": round(float(trace.t[0]) + (e[2] - fifo_t0) / 1e6, 4), "kind": e[1]}
+                for e in events if e[0] == "fault"]
 
     end = log.end
     duration = end["t_ms"] / 1000.0 if end else (steps[-1]["t"] - t0 if steps else 0.0)
@@ -188,17 +211,35 @@ def build_report(log, events, trace, wall_s):
         "cadence_spm": cadence_spm(steps),
         **direction_summary(steps),
         "alerts": len(alerts),
-        "fifo_overruns": sum(1 for _ in log.of("FAULT")),
+        "fifo_overruns": sum(1 for f in faults if f["kind"] == "fifo_overrun"),
+        "faults": len(faults),
         "corrupt_records": log.corrupt,
         "truncated": log.truncated,
         "replay_speed_x": round(trace.duration_s / wall_s, 1) if wall_s > 0 else None,
         "wall_s": round(wall_s, 3),
     }
     return {"summary": summary, "steps": steps, "alerts": alerts, "buzzes": buzzes, "bouts": bouts,
-            "references": references, "forms": forms, "cues": cues,
+            "references": references, "forms": forms, "cues": cues, "faults": faults, "injected": injected,
             "session": {k: (v.hex() if isinstance(v, bytes) else v) for k, v in h.items()},
             "trace": {"source": trace.meta.get("source", ""), "duration_s": round(trace.duration_s, 3),
                       "rate_hz": round(trace.rate_hz, 3), "gyro": trace.gyro is not None}}
+
+
+def fault_list(log, t, odr, trace_end):
+    """The device's FAULT records: t (trace time), kind, count, and lost_s:
+    the seconds of samples it lost (an overrun, an IMU reset), or of the trace
+    left unrecorded (a full flash)."""
+    kinds = _names(cat.FAULTS)
+    out = []
+    for r in log.of("FAULT"):
+        kind = kinds.get(r["code"], "code %d" % r["code"])
+        lost = None
+        if kind in ("fifo_overrun", "imu_reset"):
+            lost = round(r["count"] / odr, 3)
+        elif kind == "flash_full":
+            lost = round(max(0.0, trace_end - t(r["t_ms"])), 3)
+        out.append({"t": t(r["t_ms"]), "kind": kind, "count": r["count"], "lost_s": lost})
+    return out
 
 
 def _names(table):

@@ -17,12 +17,23 @@ def find_port():
 
 
 def sync(client, library, progress=True, confirm=True, chunk=cat.MAX_CHUNK):
-    """Returns [(session_id, size)] of the sessions fetched this time."""
+    """Returns (device id, [(session_id, size)] of the sessions fetched this time).
+    Confirming is a step of its own: a session held whole but not yet
+    confirmed on the device (the link dropped in between) is confirmed by
+    the next sync, and one the device confirmed is marked so here."""
     hello = client.hello()
     device = hello["device_id"].hex()
     fetched = []
-    todo = [s for s in client.sessions()
-            if s["closed"] and not library.is_complete(device, s["session_id"])]
+    listed = client.sessions()
+    for s in listed:
+        sid = s["session_id"]
+        if s["closed"] and library.holds(device, sid, s["size"], s["crc32"]):
+            if not s["confirmed"] and confirm:
+                client.confirm(sid, s["crc32"])
+            if s["confirmed"] or confirm:
+                library.mark_confirmed(device, sid)
+    todo = [s for s in listed
+            if s["closed"] and not library.holds(device, s["session_id"], s["size"], s["crc32"])]
     with Progress(TextColumn("session {task.fields[sid]}"), BarColumn(), DownloadColumn(),
                   TransferSpeedColumn(), disable=not progress, transient=False) as bar:
         for info in todo:

@@ -17,6 +17,11 @@ ACCEL = ("ax_g", "ay_g", "az_g")
 GYRO = ("gx_dps", "gy_dps", "gz_dps")
 
 
+# physically possible readings: far past any IMU's range (16 g, 2000 deg/s saturate
+# in the twin), still well inside float32, which carries the trace to the twin
+LIMIT = {**{c: 1000.0 for c in ACCEL}, **{c: 100000.0 for c in GYRO}, "t_s": 1e7}
+
+
 class TraceError(ValueError):
     """A trace file that cannot be replayed; the message names file and line."""
 
@@ -78,6 +83,10 @@ def read_trace(path):
                 raise TraceError(f"{path}, line {lineno}: column {header[c]}: {cells[c]!r} is not a number") from None
             if not math.isfinite(v):
                 raise TraceError(f"{path}, line {lineno}: column {header[c]}: {cells[c]!r} is not finite")
+            bound = LIMIT.get(header[c])
+            if bound and abs(v) > bound:
+                raise TraceError(f"{path}, line {lineno}: column {header[c]}: {cells[c]} is beyond any "
+                                 f"IMU (|value| <= {bound:g}); the units are g and deg/s")
             row.append(v)
         if rows and row[0] <= rows[-1][0]:
             raise TraceError(f"{path}, line {lineno}: time {row[0]} does not increase (previous {rows[-1][0]})")

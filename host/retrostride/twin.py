@@ -27,10 +27,47 @@ def micropython_binary():
     return str(found)
 
 
+class Faults:
+    """Faults the twin injects: an I2C error every `i2c_error_every` s of trace
+    (ETIMEDOUT), one I2C read that hangs `stall` = (at s, for s), and a flash
+    of `flash_kb` kB under littlefs (ENOSPC when full; None: a host folder)."""
+
+    def __init__(self, i2c_error_every=None, stall=None, flash_kb=None):
+        if i2c_error_every is not None and not i2c_error_every > 0:
+            raise ValueError("--i2c-error-every must be > 0 seconds")
+        if stall is not None and not (stall[0] >= 0 and stall[1] > 0):
+            raise ValueError("--stall AT:SECONDS needs AT >= 0 and SECONDS > 0")
+        if flash_kb is not None and not 16 <= flash_kb <= 16384:
+            raise ValueError("--flash-kb must be within 16..16384 (littlefs needs 4 blocks of 4 kB)")
+        self.i2c_error_every = i2c_error_every
+        self.stall = stall
+        self.flash_kb = flash_kb
+
+    def env(self):
+        out = {}
+        if self.i2c_error_every:
+            out["RS_TWIN_I2C_ERROR_EVERY"] = "%g" % self.i2c_error_every
+        if self.stall:
+            out["RS_TWIN_STALL"] = "%g:%g" % self.stall
+        if self.flash_kb:
+            out["RS_TWIN_FLASH_KB"] = str(self.flash_kb)
+        return out
+
+
+def parse_stall(text):
+    """'AT:SECONDS' -> (at, seconds) for --stall."""
+    at, sep, seconds = text.partition(":")
+    try:
+        return float(at), float(seconds)
+    except ValueError:
+        raise ValueError(f"--stall {text!r}: expected AT:SECONDS, e.g. 30:3") from None
+
+
 class Twin:
     """with Twin(trace) as twin: ... twin.port is a path pyserial can open."""
 
-    def __init__(self, trace=None, flash_dir=None, heap=HEAP, realtime=False, stop_at_end=True, presses=()):
+    def __init__(self, trace=None, flash_dir=None, heap=HEAP, realtime=False, stop_at_end=True, presses=(),
+                 faults=None):
         self.trace = trace
         self._tmp = tempfile.TemporaryDirectory(prefix="retrostride-twin-")
         work = Path(self._tmp.name)
@@ -42,6 +79,7 @@ class Twin:
         self.realtime = realtime
         self.stop_at_end = stop_at_end
         self.presses = presses  # button presses: (start s, held s) in trace time
+        self.faults = faults or Faults()
         self.proc = None
         self.port = None
 
@@ -52,6 +90,7 @@ class Twin:
         env["RS_TWIN_REALTIME"] = "1" if self.realtime else "0"
         env["RS_TWIN_STOP_AT_END"] = "1" if self.stop_at_end else "0"
         env["RS_TWIN_PRESSES"] = ",".join("%g:%g" % p for p in self.presses)
+        env.update(self.faults.env())
         if self.trace is not None:
             env["RS_TWIN_TRACE"] = str(write_twin_binary(self.trace, Path(self._tmp.name) / "trace.bin"))
         master, slave = os.openpty()
@@ -77,13 +116,14 @@ class Twin:
             return ""
 
     def events(self):
-        """Lines the twin logged: ('buzz', t_us, ms, duty), ('trace_start', t0_us, end_us)."""
+        """Lines the twin logged: ('buzz', t_us, ms, duty), ('trace_start', t0_us, end_us),
+        ('fault', 'i2c_error'|'stall', t_us, ...), ('erase', t_us, block), ('reset', t_us, why)."""
         if not self.events_path.exists():
             return []
         out = []
         for line in self.events_path.read_text().splitlines():
-            kind, *nums = line.split()
-            out.append((kind, *[int(x) for x in nums]))
+            kind, *rest = line.split()
+            out.append((kind, *[int(x) if x.lstrip("-").isdigit() else x for x in rest]))
         return out
 
     def stop(self):
