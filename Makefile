@@ -7,7 +7,7 @@ TYPINGS := .typings
 PORT ?= /dev/ttyUSB0
 FIRMWARE_FILES := $(shell find firmware -name '*.py')
 
-.PHONY: setup test demo check flash bench bench-gait bench-retro protocol clean
+.PHONY: setup test demo check flash bench bench-gait bench-retro fuzz protocol clean
 
 setup: $(STAMP)
 
@@ -38,6 +38,10 @@ protocol: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m tests.bench_replay
+
+# 100,000 hostile frames of every kind against the twin; a real client checked every 1,000
+fuzz: $(STAMP)
+	$(BIN)/python -m tests.fuzz_link --frames 100000
 
 # step detection on every shared recording with a reference, side by side with mobgap
 bench-gait: $(STAMP)

@@ -157,7 +157,7 @@ def test_corrupt_frame_gets_an_error_and_the_link_keeps_working(generated):
         frame[-2] ^= 0xFF
         # noise with Ctrl-C / Ctrl-D bytes first: data, not a keyboard interrupt
         client.ser.write(b"\x03\x03\x04\r\n" + bytes(frame))
-        reply = client._read_reply(42)
+        reply = client._read_reply(0x03, 42)
         assert reply == ("ERROR", {"code": dict(cat.ERRORS)["BAD_CRC"], "about_type": 0x03, "about_seq": 42})
         assert client.hello()["protocol"] == cat.PROTOCOL_VERSION
         with pytest.raises(DeviceError) as e:

@@ -112,3 +112,11 @@ def test_firmware_codec_matches_golden_on_the_vm():
         assert (err, tid, seq, dec) == (0, m["type"], m["seq"], want), m["name"]
     for r in GOLDEN["records"]:
         assert out["records"][r["name"]] == r["hex"], r["name"]
+
+
+def test_every_request_has_one_reply_in_the_catalogue():
+    names = {name for name, _, _ in cat.MESSAGES}
+    requests = {name for name, tid, _ in cat.MESSAGES if tid < 0x80 and name != "ERROR"}
+    replies = dict(cat.REPLIES)
+    assert set(replies) == requests
+    assert all(r in names and r not in requests for r in replies.values())

@@ -27,6 +27,7 @@ def test_round_trip_with_and_without_gyro(tmp_path):
     ("t_s,ax_g,ay_g,az_g\n0,0,0,1\n0.01,0,0\n", "line 3: 3 cells, header has 4"),
     ("t_s,ax_g,ay_g,az_g,gx_dps\n0,0,0,1,0\n", "gyro columns must be all of"),
     ("t_s,ax_g,ay_g,az_g\n0,0,0,nan\n0.01,0,0,1\n", "is not finite"),
+    ("t_s,ax_g,ay_g,az_g\n0,0,0,1\n0.01,1e300,0,1\n", "line 3: column ax_g: 1e300 is beyond any IMU"),
 ])
 def test_bad_traces_name_the_line(tmp_path, body, message):
     p = tmp_path / "bad.csv"
