@@ -4,9 +4,9 @@ Do not edit: change the catalogue and regenerate (a test fails when stale)."""
 from micropython import const
 
 PROTOCOL_VERSION = const(1)
-LOG_FORMAT_VERSION = const(4)
+LOG_FORMAT_VERSION = const(5)
 FW_VERSION = (0, 1, 0)
-SCHEMA_HASH = 697159972
+SCHEMA_HASH = 278843312
 MAGIC0 = const(165)
 MAGIC1 = const(90)
 MAX_PAYLOAD = const(512)
@@ -69,6 +69,7 @@ F_FIFO_OVERRUN = const(1)
 F_I2C_ERROR = const(2)
 F_IMU_RESET = const(3)
 F_FLASH_FULL = const(4)
+F_LOW_BATTERY = const(5)
 
 # calibration states
 CAL_NONE = const(0)
@@ -173,11 +174,12 @@ CONFIG = {
     'retro_cue_steps': (0, 0, 2000),
     'capture_s': (0, 0, 3600),
     'capture_label': (0, 0, 3),
+    'sleep_after_min': (30, 0, 240),
 }
 
 # record type -> struct format of its payload
 RECORD = {
-    1: '<BBBBIIIHBHhhhhhhHHBHBBBBII',  # HEADER
+    1: '<BBBBIIIHBHhhhhhhHHBHBBBBIIb',  # HEADER
     2: '<IHHHhhHBhB',  # STEP
     3: '<IhBh',  # ALERT_START
     4: '<I',  # ALERT_END

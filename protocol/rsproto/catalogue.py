@@ -110,7 +110,7 @@ REFUSALS = (
 # A record only ever grows at its tail: a newer reader parses an older, shorter
 # record with the fields it lacks absent (None), so logs of format 2 on parse.
 RECORD_MAGIC = 0xB5
-LOG_FORMAT_VERSION = 4
+LOG_FORMAT_VERSION = 5
 
 RECORDS = (
     ("HEADER", 0x01, (
@@ -128,7 +128,11 @@ RECORDS = (
         ("alert_mode", "B"), ("alert_when", "B"),
         # format 4: SESSION_KINDS, the capture's CAPTURE_LABELS, and the raw
         # samples' scale (micro-g and micro-deg/s per LSB)
-        ("session_kind", "B"), ("label", "B"), ("accel_ug_per_lsb", "I"), ("gyro_udps_per_lsb", "I"))),
+        ("session_kind", "B"), ("label", "B"), ("accel_ug_per_lsb", "I"), ("gyro_udps_per_lsb", "I"),
+        # format 5: the chip's own rate deviation (INTERNAL_FREQ_FINE): it samples at
+        # odr_hz x (1 + 0.0015 x odr_fine). Every t_ms counts nominal sample periods
+        # (sample index x 1000 / odr_hz); a reader scales them to the true rate.
+        ("odr_fine", "b"))),
     # t_ms counts from the session's first sample, on the IMU's sample clock.
     # pitch (forward lean +) and roll (right +) of the trunk, centidegrees,
     # relative to the reference upright. lag_ms: how long after t_ms the
@@ -210,6 +214,9 @@ CONFIG = (
     # a capture of that length (labelled capture_label) instead of a session
     ("capture_s", 0, 0, 3600, ()),
     ("capture_label", 0, 0, 3, ("unlabelled", "forward", "backward", "mixed")),
+    # unworn this long (no session, no movement, no link), the board sleeps deeply until
+    # the IMU feels motion (0 = never)
+    ("sleep_after_min", 30, 0, 240, ()),
 )
 
 # FAULT records: what went wrong, and `count` what it cost
@@ -218,6 +225,7 @@ FAULTS = (
     ("I2C_ERROR", 2),     # count: I2C errors since power-up
     ("IMU_RESET", 3),     # the IMU had lost its settings and was set up again; count: samples lost
     ("FLASH_FULL", 4),    # no room left: the session ends here, nothing records until a sync frees room
+    ("LOW_BATTERY", 5),   # count: the battery's mV (under 3450 mV a LiPo has about a tenth left)
 )
 
 
