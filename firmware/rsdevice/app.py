@@ -31,6 +31,11 @@ _RAW_N = const(16)         # raw samples per RAW record (16 x 12 B)
 # faults: each its own buzz, unlike any coaching pattern
 _FLASH_FULL = (400, 150, 400, 150, 400)   # sync and confirm to free room
 _IMU_DOWN = (120, 80, 120, 80, 120, 80, 120, 80, 120)  # the IMU does not answer
+_LOW_BATTERY = (1000, 300, 200)            # charge me
+_SLEEP = (40, 120, 40)                     # going to sleep until moved
+_LOW_MV = const(3450)      # a LiPo under this has about a tenth of its charge left
+_BATTERY_EVERY_MS = const(60000)   # the battery is read this often...
+_LOW_REMIND_MS = const(600000)     # ...and a low one buzzed this often
 _START_KB = const(12)      # a session starts only with this much free flash...
 _RESERVE_KB = const(8)     # ...and stops logging below this (its last records, END, littlefs's copy of a block)
 _IMU_RETRY_MS = const(500) # while the IMU does not answer, try it again this often
@@ -86,6 +91,9 @@ class App:
         self.i2c_errors = 0
         self.imu_down = False     # the IMU failed: try it again at retry_at
         self.retry_at = 0
+        self.battery_at = board.ticks_ms()  # last battery reading
+        self.low_buzz_at = None   # last low-battery buzz
+        self.active_at = 0        # sample index when last worn or used (moving, a session, the link, a press)
         # steps before a session starts on movement are held, so it keeps them
         self.held = array("i", bytes(4 * _HELD * S.CONFIG["session_start_steps"][2]))
         self.held_n = 0
@@ -125,9 +133,13 @@ class App:
                 self.sync_log()
         except OSError:  # the flash refused a write: littlefs keeps what was synced
             self.stop_logging()
-        self.link.poll()
+        if self.link.poll():
+            self.active_at = self.samples
         board.motor.service()
+        self.check_battery()
         press = board.button.poll()
+        if press:
+            self.active_at = self.samples
         if press == SHORT:
             if self.writer:
                 self.end_session()
@@ -139,12 +151,52 @@ class App:
                 self.start_session()
         elif press == LONG:
             self.start_calibration()
+        if self.writer is not None or self.bouts.moving() or self.calibrating:
+            self.active_at = self.samples
+        elif self.unworn():
+            self.sleep()
         if self.writer is None:
             self.armed = self.armed or not self.bouts.moving()
         elif self.by_movement and self.samples - self.bouts.last_step > self.cfg["session_end_s"] * self.imu.odr_hz:
             self.end_session()
         if not na:
             board.sleep_ms(_TICK_MS)
+
+    # --- power ------------------------------------------------------------
+    def check_battery(self):
+        """Every minute: a LiPo nearly empty is buzzed (every 10 min) and logged."""
+        board = self.board
+        now = board.ticks_ms()
+        if board.ticks_diff(now, self.battery_at) < _BATTERY_EVERY_MS:
+            return
+        self.battery_at = now
+        mv = board.battery_mv()
+        if mv >= _LOW_MV:
+            return
+        if self.low_buzz_at is None or board.ticks_diff(now, self.low_buzz_at) >= _LOW_REMIND_MS:
+            self.low_buzz_at = now
+            board.motor.play(_LOW_BATTERY)
+            self.log_fault(S.F_LOW_BATTERY, mv)
+
+    def unworn(self):
+        after = self.cfg["sleep_after_min"]
+        return after > 0 and self.samples - self.active_at > after * 60 * self.imu.odr_hz
+
+    def sleep(self):
+        """Unworn for sleep_after_min: deep sleep until the IMU feels motion
+        (the board then boots afresh, as at power-up)."""
+        board = self.board
+        self.link.close()
+        board.motor.play(_SLEEP)
+        while board.motor.active:
+            board.motor.service()
+            board.feed()
+            board.sleep_ms(10)
+        try:
+            self.imu.arm_wake()
+        except OSError:
+            pass  # the button still wakes it
+        board.sleep_until_moved()
 
     # --- faults ----------------------------------------------------------
     def imu_error(self):
@@ -531,7 +583,7 @@ class App:
                           imu.accel_fs_g, imu.gyro_fs_dps, up[0], up[1], up[2], fwd[0], fwd[1], fwd[2],
                           cfg["step_min_ms"], cfg["step_floor_mg"], cfg["slouch_threshold_deg"],
                           cfg["slouch_hold_s"], cfg["alert_mode"], cfg["alert_when"], kind, label,
-                          imu.accel_mg_per_lsb_x1000(), int(imu.gyro_mdps_per_lsb() * 1000))
+                          imu.accel_mg_per_lsb_x1000(), int(imu.gyro_mdps_per_lsb() * 1000), imu.odr_fine)
         if up != [0, 0, 0]:
             self.log_reference(self.samples, S.REF_CALIBRATED)
         w.flush()

@@ -1,5 +1,5 @@
 # The board: the only module that touches `machine`, pins and the clock.
-# Pin map and wiring: hardware/README.md. The twin (hardware/twin/) provides a
+# Pins: the board's profile in pinout.py; wiring: hardware/README.md. The twin (hardware/twin/) provides a
 # `machine` and a `time` with the same calls, so this file runs unchanged there.
 import sys
 import time
@@ -8,27 +8,29 @@ import machine
 
 from .button import Button
 from .haptic import Haptic
+from . import pinout
 from .lsm6dsox import LSM6DSOX
 
-I2C_BUS = 0
-PIN_SDA = 21
-PIN_SCL = 22
-PIN_MOTOR = 25
-PIN_BUTTON = 0
-PIN_BATTERY = 35   # LiPo through a 100k/100k divider
 I2C_HZ = 400_000
 WATCHDOG_MS = 8000  # a loop that stops for this long resets the board
 
 
 class Board:
     def __init__(self):
-        self.i2c = machine.I2C(I2C_BUS, scl=machine.Pin(PIN_SCL), sda=machine.Pin(PIN_SDA), freq=I2C_HZ)
+        # the twin says which board it plays; a real board is known by its chip
+        self.profile = getattr(machine, "TWIN_BOARD", None) or pinout.select(sys.implementation._machine)
+        pins = pinout.PROFILES[self.profile]
+        self.i2c = machine.I2C(pins["i2c_bus"], scl=machine.Pin(pins["scl"]), sda=machine.Pin(pins["sda"]),
+                               freq=I2C_HZ)
         self.imu = LSM6DSOX(self.i2c, self)
         self.wdt = None
-        self.motor = Haptic(machine.PWM(machine.Pin(PIN_MOTOR), freq=200, duty_u16=0), self)
-        self.button = Button(machine.Pin(PIN_BUTTON, machine.Pin.IN, machine.Pin.PULL_UP), self)
-        self.adc = machine.ADC(machine.Pin(PIN_BATTERY))
+        self.motor = Haptic(machine.PWM(machine.Pin(pins["motor"]), freq=200, duty_u16=0), self)
+        self.button_pin = machine.Pin(pins["button"], machine.Pin.IN, machine.Pin.PULL_UP)
+        self.button = Button(self.button_pin, self)
+        self.int1 = machine.Pin(pins["imu_int1"], machine.Pin.IN)
+        self.adc = machine.ADC(machine.Pin(pins["battery"]))
         self.adc.atten(machine.ADC.ATTN_11DB)
+        self.divider = pins["divider"]
         # USB serial: the REPL's stream, used for binary frames by the link
         self.link_in = sys.stdin.buffer
         self.link_out = sys.stdout.buffer
@@ -69,4 +71,11 @@ class Board:
         time.sleep_ms(ms)
 
     def battery_mv(self):
-        return self.adc.read_uv() * 2 // 1000
+        return self.adc.read_uv() * self.divider // 1000
+
+    def sleep_until_moved(self):
+        """Deep sleep until the IMU's wake-up interrupt (INT1, set up by the
+        caller) or the button: the board then boots afresh."""
+        import esp32
+        esp32.wake_on_ext0(self.int1, esp32.WAKEUP_ANY_HIGH)
+        machine.deepsleep()

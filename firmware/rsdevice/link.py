@@ -32,7 +32,8 @@ class Link:
         micropython.kbd_intr(3)
 
     def poll(self, budget=64):
-        """Read what has arrived (up to budget bytes) and answer whole frames."""
+        """Read what has arrived (up to budget bytes) and answer whole frames.
+        True if anything arrived."""
         board = self.board
         got = False
         for _ in range(budget):
@@ -50,6 +51,7 @@ class Link:
             self.last_byte = now
         elif self.reader.n and board.ticks_diff(now, self.last_byte) > _IDLE_RESET_MS:
             self.reader.reset()
+        return got
 
     def send(self, tid, seq, values=(), tail: bytes | memoryview = b""):
         self.out.write(encode(tid, seq, values, tail))

@@ -12,6 +12,11 @@ _CTRL1_XL = const(0x10)    # ODR_XL[7:4] FS_XL[3:2]
 _CTRL2_G = const(0x11)     # ODR_G[7:4] FS_G[3:2]
 _CTRL3_C = const(0x12)     # BDU(6) IF_INC(2) SW_RESET(0)
 _FIFO_STATUS1 = const(0x3A)  # DIFF_FIFO[7:0]; FIFO_STATUS2 follows
+_INTERNAL_FREQ_FINE = const(0x63)
+_TAP_CFG2 = const(0x58)    # INTERRUPTS_ENABLE(7)
+_WAKE_UP_THS = const(0x5B) # WK_THS[5:0], 1 LSB = full scale / 64
+_WAKE_UP_DUR = const(0x5C)
+_MD1_CFG = const(0x5E)     # INT1_WU(5): wake-up on INT1  # the chip's ODR deviation: x (1 + 0.0015 x this), signed
 _FIFO_DATA_OUT_TAG = const(0x78)
 _FIFO_MODE_CONTINUOUS = const(0x06)
 # FIFO_STATUS2: WTM_IA(7) OVR_IA(6, live) FULL_IA(5) CNT_BDR(4) OVR_LATCHED(3,
@@ -56,6 +61,7 @@ class LSM6DSOX:
         self.left = 0       # words in the FIFO at the last status read, less those read since
         self.status_ms = 0  # board clock at the last status read
         self.watermark = 16
+        self.odr_fine = 0
         self.configure()
 
     def configure(self):
@@ -70,6 +76,8 @@ class LSM6DSOX:
         else:
             raise OSError("LSM6DSOX reset did not complete")
         self._write(_CTRL3_C, 0x44)  # block data update, register auto-increment
+        fine = self._read(_INTERNAL_FREQ_FINE)
+        self.odr_fine = fine - 256 if fine > 127 else fine
         code = _ODR[self.odr_hz]
         self._write(_CTRL1_XL, (code << 4) | (_FS_XL[self.accel_fs_g] << 2))
         self._write(_CTRL2_G, (code << 4) | (_FS_G[self.gyro_fs_dps] << 2))
@@ -83,6 +91,18 @@ class LSM6DSOX:
         self.left = 0
         self.status_ms = self.clock.ticks_ms()
 
+    def arm_wake(self, threshold_mg=250):
+        """Before deep sleep: the accelerometer alone at 26 Hz, the gyro and
+        the FIFO off, INT1 raised by a movement above threshold_mg."""
+        self._write(_FIFO_CTRL4, 0)
+        self._write(_CTRL2_G, 0)
+        self._write(_CTRL1_XL, (_ODR[26] << 4) | (_FS_XL[self.accel_fs_g] << 2))
+        lsb = self.accel_fs_g * 1000 // 64
+        self._write(_WAKE_UP_THS, min(63, max(1, threshold_mg // lsb)))
+        self._write(_WAKE_UP_DUR, 0)
+        self._write(_TAP_CFG2, 0x80)
+        self._write(_MD1_CFG, 0x20)
+
     def recover(self):
         """After an I2C error: if the chip kept its settings (a glitch on the
         bus), carry on with the FIFO as it is; if it lost them (a brown-out
@@ -93,7 +113,8 @@ class LSM6DSOX:
                 and self._read(_FIFO_CTRL4) & 0x07 == _FIFO_MODE_CONTINUOUS:
             return 0
         since = self.clock.ticks_diff(self.clock.ticks_ms(), self.status_ms)
-        lost = (self.left + since * self.odr_hz * _PER_SAMPLE // 1000) // _PER_SAMPLE
+        made = since * self.odr_hz * _PER_SAMPLE // 1000 * (10000 + 15 * self.odr_fine) // 10000
+        lost = (self.left + made) // _PER_SAMPLE
         self.configure()
         return lost
 
@@ -116,6 +137,7 @@ class LSM6DSOX:
         if st[1] & _OVR_LATCHED:
             self.overruns += 1
             made = self.clock.ticks_diff(now, self.status_ms) * self.odr_hz * _PER_SAMPLE // 1000
+            made = made * (10000 + 15 * self.odr_fine) // 10000  # the chip's own rate
             gone = self.left + made - level
             if gone > 0:
                 self.lost += (gone + _PER_SAMPLE // 2) // _PER_SAMPLE

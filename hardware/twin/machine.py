@@ -135,6 +135,20 @@ class WDT:
         CLOCK.fed_us = CLOCK.us
 
 
+# the board the twin plays: a profile of rsdevice/pinout.py (RS_TWIN_BOARD)
+TWIN_BOARD = os.getenv("RS_TWIN_BOARD") or "lolin_d32"
+
+
+def _button_pin():
+    from rsdevice import pinout
+    return pinout.PROFILES[TWIN_BOARD]["button"]
+
+
+def deepsleep(ms=0):
+    """Deep sleep: the twin's board is off until moved; here the VM ends."""
+    _hard_reset("deepsleep")
+
+
 def unique_id():
     return b"\x24\x6f\x28\x52\x53\x54"
 
@@ -171,7 +185,6 @@ class Pin:
     PULL_DOWN = 1
     IRQ_FALLING = 2
     IRQ_RISING = 1
-    BUTTON = 0  # the board's button pin (board.PIN_BUTTON)
 
     def __init__(self, pin_id, mode=-1, pull=-1, value=None):
         self.id = pin_id
@@ -184,7 +197,7 @@ class Pin:
         if v is not None:
             self._value = 1 if v else 0
             return None
-        if self.id == Pin.BUTTON:
+        if self.id == _button_pin():
             return 0 if _IMU.button_pressed() else 1
         return self._value
 
@@ -233,7 +246,8 @@ class ADC:
         pass
 
     def read_uv(self):
-        return 1_950_000  # a LiPo at 3.9 V behind a 1:2 divider
+        # a LiPo at RS_TWIN_BATTERY_MV (3.9 V unless told) behind the profile's 1:2 divider
+        return int(os.getenv("RS_TWIN_BATTERY_MV") or 3900) * 1000 // 2
 
     def read_u16(self):
         return 40000
@@ -251,6 +265,7 @@ _CTRL3_C = 0x12
 _FIFO_STATUS1 = 0x3A
 _FIFO_STATUS2 = 0x3B
 _FIFO_OUT = 0x78
+_INTERNAL_FREQ_FINE = 0x63
 _IF_INC = 0x04
 _RATE_HZ = (0, 12.5, 26, 52, 104, 208, 416, 833, 1666, 3332, 6667)  # ODR and BDR codes
 _XL_MG_PER_LSB = (0.061, 0.488, 0.122, 0.244)      # FS_XL code 00 2g, 01 16g, 10 4g, 11 8g
@@ -349,6 +364,8 @@ class _LSM6DSOX:
                 a, b = item.split(":")
                 self.presses.append((float(a), float(b)))
         self.faults = _Faults()
+        # the chip's ODR deviation, a signed byte (RS_TWIN_FREQ_FINE; 0: exact)
+        self.freq_fine = int(os.getenv("RS_TWIN_FREQ_FINE") or 0)
         self.start_us = None  # virtual time of the trace's start: the FIFO's first start
         self._reset()
 
@@ -356,17 +373,19 @@ class _LSM6DSOX:
         self.regs = bytearray(128)
         self.regs[_WHO_AM_I] = 0x6C
         self.regs[_CTRL3_C] = _IF_INC
+        self.regs[_INTERNAL_FREQ_FINE] = self.freq_fine & 0xFF
         self.fifo_t0 = None  # virtual time this FIFO run began
         self.consumed = 0    # words of this run read or overwritten
         self.latched = False
 
     def rate(self):
-        """(sample periods per second, words per sample period) of the FIFO."""
+        """(sample periods per second, words per sample period) of the FIFO,
+        at the chip's own rate: nominal x (1 + 0.0015 x INTERNAL_FREQ_FINE)."""
         xl = _RATE_HZ[self.regs[_FIFO_CTRL3] & 0x0F] if self.regs[_CTRL1_XL] >> 4 else 0
         g = _RATE_HZ[self.regs[_FIFO_CTRL3] >> 4] if self.regs[_CTRL2_G] >> 4 else 0
         if xl and g and xl != g:
             raise OSError("twin: accel and gyro batch at different rates (%g, %g Hz): not modelled" % (xl, g))
-        return (xl or g), (1 if xl else 0) + (1 if g else 0)
+        return (xl or g) * (1 + 0.0015 * self.freq_fine), (1 if xl else 0) + (1 if g else 0)
 
     def available(self):
         """Words produced in this FIFO run, by the virtual clock."""
