@@ -39,9 +39,10 @@ def capture_trace(log, source=""):
     times, samples = [], []
     for r in log.of("RAW"):
         block = np.frombuffer(r["samples"], dtype=SAMPLE)
-        # t_ms is the sample's index x 1000 / odr, rounded down: the index back
+        # t_ms is the sample's index x 1000 / odr, rounded down: the index back,
+        # then its time at the chip's true rate
         first = -(-r["t_ms"] * odr // 1000)
-        times.append((first + np.arange(len(block))) / odr)
+        times.append((first + np.arange(len(block))) / log.rate_hz)
         samples.append(block)
     if not samples:
         raise ValueError("the capture holds no samples")

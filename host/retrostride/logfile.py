@@ -22,6 +22,19 @@ class SessionLog:
         ends = self.of("END")
         return ends[-1] if ends else None
 
+    @property
+    def rate_hz(self):
+        """The IMU's true sample rate: its nominal ODR scaled by the chip's
+        own deviation (format 5; older logs knew none)."""
+        h = self.header or {}
+        return h.get("odr_hz", 0) * (1 + 0.0015 * (h.get("odr_fine") or 0))
+
+    @property
+    def time_scale(self):
+        """True seconds per second of t_ms (which counts nominal sample periods)."""
+        rate = self.rate_hz
+        return (self.header or {}).get("odr_hz", 0) / rate if rate else 1.0
+
 
 def parse_log(data):
     """Every complete, checksummed record; skips corrupt ones by resyncing on

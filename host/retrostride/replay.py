@@ -80,12 +80,13 @@ def trace_calibration(trace, seconds):
     return [int(round(v * 1000)) for v in up] + [int(round(v * 1000)) for v in fwd]
 
 
-def run_replay(trace, settings=None, timeout_s=None, progress=False, calibrate_s=None, faults=None):
+def run_replay(trace, settings=None, timeout_s=None, progress=False, calibrate_s=None, faults=None, freq_fine=0):
     """Returns (report dict, raw session bytes). `faults`: what the twin
-    injects (twin.Faults); the report's `faults` says what the device logged."""
+    injects (twin.Faults); the report's `faults` says what the device logged.
+    `freq_fine`: the twin IMU's own rate deviation (INTERNAL_FREQ_FINE)."""
     started = time.monotonic()
     timeout_s = timeout_s or 60 + 2 * trace.duration_s
-    twin = Twin(trace, faults=faults)
+    twin = Twin(trace, faults=faults, freq_fine=freq_fine)
     # a replay is one session over the whole trace, as if started at power-up
     flash = dict(settings or {})
     power_up = config_value("session_start", "power_up")
@@ -151,11 +152,12 @@ def build_report(log, events, trace, wall_s):
     if log.header is None:
         raise ValueError("session log has no header record")
     h = log.header
-    odr = h["odr_hz"]
+    odr = log.rate_hz  # the chip's true rate: t_ms counts nominal sample periods
+    scale = log.time_scale
     t0 = float(trace.t[0]) + h["first_sample"] / odr  # trace time of the session's first sample
 
     def t(ms):
-        return round(t0 + ms / 1000.0, 4)
+        return round(t0 + ms / 1000.0 * scale, 4)
 
     referenced = any(n == "REFERENCE" for n, _ in log.records)
     direction = _names(cat.DIRECTIONS)
@@ -163,10 +165,10 @@ def build_report(log, events, trace, wall_s):
     steps = []
     for s in log.of("STEP"):
         steps.append({"t": t(s["t_ms"]),
-                      "interval_s": s["interval_ms"] / 1000.0 if s["interval_ms"] else None,
-                      "cadence_spm": s["cadence_dspm"] / 10.0 if s["cadence_dspm"] else None,
+                      "interval_s": round(s["interval_ms"] / 1000.0 * scale, 4) if s["interval_ms"] else None,
+                      "cadence_spm": round(s["cadence_dspm"] / 10.0 / scale, 1) if s["cadence_dspm"] else None,
                       "peak_mg": s["peak_mg"],
-                      "lag_s": s["lag_ms"] / 1000.0,  # confirmed this long after t
+                      "lag_s": round(s["lag_ms"] / 1000.0 * scale, 4),  # confirmed this long after t
                       # degrees against the reference upright; None before there is one
                       "pitch": s["pitch_cdeg"] / 100.0 if referenced else None,
                       "roll": s["roll_cdeg"] / 100.0 if referenced else None,
@@ -204,7 +206,7 @@ def build_report(log, events, trace, wall_s):
                 for e in events if e[0] == "fault"]
 
     end = log.end
-    duration = end["t_ms"] / 1000.0 if end else (steps[-1]["t"] - t0 if steps else 0.0)
+    duration = end["t_ms"] / 1000.0 * scale if end else (steps[-1]["t"] - t0 if steps else 0.0)
     summary = {
         "steps": len(steps),
         "duration_s": round(duration, 3),

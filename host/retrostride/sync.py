@@ -4,8 +4,9 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, Trans
 
 from rsproto import catalogue as cat
 
-# USB bridges found on ESP32 boards: CP210x, CH340/CH9102, the S3/C3's own USB
-USB_IDS = {(0x10C4, 0xEA60), (0x1A86, 0x7523), (0x1A86, 0x55D4), (0x303A, 0x1001)}
+# USB bridges found on ESP32 boards: CP210x, CH340 (the LOLIN D32), CH9102, the S3/C3 own USB
+# (303A:1001 from ESP-IDF, 303A:4001 from MicroPython's stock ESP32-S3 firmware: the XIAO)
+USB_IDS = {(0x10C4, 0xEA60), (0x1A86, 0x7523), (0x1A86, 0x55D4), (0x303A, 0x1001), (0x303A, 0x4001)}
 
 
 def find_port():

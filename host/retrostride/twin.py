@@ -67,7 +67,7 @@ class Twin:
     """with Twin(trace) as twin: ... twin.port is a path pyserial can open."""
 
     def __init__(self, trace=None, flash_dir=None, heap=HEAP, realtime=False, stop_at_end=True, presses=(),
-                 faults=None):
+                 faults=None, freq_fine=0, board="lolin_d32", battery_mv=3900):
         self.trace = trace
         self._tmp = tempfile.TemporaryDirectory(prefix="retrostride-twin-")
         work = Path(self._tmp.name)
@@ -80,6 +80,9 @@ class Twin:
         self.stop_at_end = stop_at_end
         self.presses = presses  # button presses: (start s, held s) in trace time
         self.faults = faults or Faults()
+        self.freq_fine = freq_fine  # the IMU's own rate deviation (INTERNAL_FREQ_FINE, -128..127)
+        self.board = board  # the board profile it plays (firmware/rsdevice/pinout.py)
+        self.battery_mv = battery_mv
         self.proc = None
         self.port = None
 
@@ -91,6 +94,9 @@ class Twin:
         env["RS_TWIN_STOP_AT_END"] = "1" if self.stop_at_end else "0"
         env["RS_TWIN_PRESSES"] = ",".join("%g:%g" % p for p in self.presses)
         env.update(self.faults.env())
+        env["RS_TWIN_FREQ_FINE"] = str(self.freq_fine)
+        env["RS_TWIN_BOARD"] = self.board
+        env["RS_TWIN_BATTERY_MV"] = str(self.battery_mv)
         if self.trace is not None:
             env["RS_TWIN_TRACE"] = str(write_twin_binary(self.trace, Path(self._tmp.name) / "trace.bin"))
         master, slave = os.openpty()
