@@ -209,3 +209,20 @@ def test_a_corrupt_library_gets_a_clear_error(tmp_path):
     r = subprocess.run([CLI, "sessions", "--library", str(lib)], capture_output=True, text=True, timeout=60)
     assert r.returncode == 2
     assert "session library" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("fine", [-20, 25])
+def test_the_chips_own_rate_deviation_keeps_step_times_true(fine, clean_replays):
+    """An IMU whose clock runs 3 % slow or 3.75 % fast (INTERNAL_FREQ_FINE):
+    the header carries it and the report's times stay on the trace's clock."""
+    clean = clean_replays("generated")
+    report, data = run_replay(recording("generated"), freq_fine=fine)
+    assert parse_log(data).header["odr_fine"] == fine
+    t_clean = np.array([s["t"] for s in clean["steps"]])
+    t = np.array([s["t"] for s in report["steps"]])
+    assert abs(len(t) - len(t_clean)) <= 2
+    off = [np.abs(t_clean - x).min() for x in t[2:]]  # the first steps off a standstill may differ by a sample
+    assert np.median(off) < 0.010 and max(off) < 0.030, (np.median(off), max(off))
+    # intervals on the true clock (the median cadence moves in whole samples, 3 % apart: the mean does not)
+    mean = [np.mean([s["interval_s"] for s in r["steps"] if s["interval_s"]]) for r in (clean, report)]
+    assert abs(mean[1] / mean[0] - 1) < 0.005, mean

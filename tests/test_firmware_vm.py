@@ -187,3 +187,48 @@ def test_a_hostile_config_file_falls_back_to_defaults_and_is_kept_aside():
         """, cwd=tmp, heap="100K")
         assert out == [True, None]
         assert open(f"{tmp}/config.bad").read() == "[" * 5000
+
+
+def test_the_twin_answers_as_the_chip_to_a_wrong_driver():
+    """Register writes a driver might get wrong, and what the chip does then."""
+    out = vm_json("""
+    import json, machine, time
+    i2c = machine.I2C(0)
+    A = 0x6A
+    def w(reg, v): i2c.writeto_mem(A, reg, bytes([v]))
+    def level(): return i2c.readfrom_mem(A, 0x3A, 2)
+    w(0x12, 0x01)                     # reset
+    w(0x12, 0x44); w(0x10, 0x44); w(0x11, 0x00)   # gyro OFF
+    w(0x09, 0x44); w(0x0A, 0x06); w(0x07, 16)
+    time.sleep_ms(100)
+    words = i2c.readfrom_mem(A, 0x78, 7 * 8)
+    gyro_off = [words[7 * k] >> 3 for k in range(8)]
+    w(0x12, 0x01)
+    w(0x12, 0x40); w(0x10, 0x44); w(0x11, 0x4C); w(0x09, 0x44); w(0x0A, 0x06)   # IF_INC off
+    time.sleep_ms(100)
+    burst = list(i2c.readfrom_mem(A, 0x78, 7))
+    st = list(i2c.readfrom_mem(A, 0x3A, 2))
+    w(0x12, 0x01)
+    w(0x12, 0x44); w(0x10, 0x44); w(0x11, 0x4C); w(0x09, 0x11); w(0x0A, 0x06)   # 12.5 Hz batching
+    time.sleep_ms(1000)
+    d = level(); slow = d[0] | ((d[1] & 3) << 8)
+    w(0x12, 0x01)
+    w(0x12, 0x44); w(0x10, 0x44); w(0x11, 0x4C); w(0x09, 0x44); w(0x0A, 0x06); w(0x07, 0)  # watermark 0
+    time.sleep_ms(200)
+    wtm = level()[1] & 0x80
+    w(0x12, 0x01)
+    w(0x12, 0x44); w(0x10, 0x44); w(0x11, 0x4C); w(0x09, 0x14); w(0x0A, 0x06)   # unequal batch rates
+    try:
+        level()
+        refused = None
+    except OSError as e:
+        refused = str(e)
+    print(json.dumps({"gyro_off": gyro_off, "burst": burst, "st": st, "slow": slow, "wtm": wtm,
+                      "refused": refused}))
+    """, with_twin=True)
+    assert out["gyro_off"] == [2] * 8               # accelerometer words only
+    assert len(set(out["burst"])) == 1              # one register over and over, nothing popped
+    assert out["st"][0] == out["st"][1]             # the same register twice: no FIFO_STATUS2 from a burst
+    assert 24 <= out["slow"] <= 26                  # 12.5 Hz x 2 sensors x 1 s, not 208
+    assert out["wtm"] == 0                          # no watermark, no watermark flag
+    assert out["refused"] and "different rates" in out["refused"]

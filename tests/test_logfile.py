@@ -10,11 +10,12 @@ from retrostride.logfile import parse_log
 
 
 def _log(n_steps):
-    out = wire.encode_record("HEADER", format=4, fw_major=0, fw_minor=1, fw_patch=0, session_id=3,
+    out = wire.encode_record("HEADER", format=5, fw_major=0, fw_minor=1, fw_patch=0, session_id=3,
                              start_ms=0, first_sample=0, odr_hz=104, accel_fs_g=16, gyro_fs_dps=2000,
                              up_x=0, up_y=0, up_z=0, fwd_x=0, fwd_y=0, fwd_z=0, step_min_ms=250,
                              step_floor_mg=120, slouch_threshold_deg=15, slouch_hold_s=5, alert_mode=0,
-                             alert_when=0, session_kind=0, label=0, accel_ug_per_lsb=488, gyro_udps_per_lsb=70000)
+                             alert_when=0, session_kind=0, label=0, accel_ug_per_lsb=488, gyro_udps_per_lsb=70000,
+                             odr_fine=0)
     for i in range(n_steps):
         out += wire.encode_record("STEP", t_ms=1000 + 350 * i, interval_ms=350, cadence_dspm=1714, peak_mg=900,
                                   pitch_cdeg=-250 + i, roll_cdeg=120, lag_ms=80, direction=2, lean_cdeg=-40,
@@ -70,3 +71,17 @@ def test_a_corrupt_record_is_skipped_and_the_rest_kept():
 def test_garbage_is_not_a_session():
     log = parse_log(b"\x00" * 50)
     assert log.header is None and log.records == [] and log.corrupt >= 1
+
+
+def test_a_header_of_format_4_parses_and_keeps_the_nominal_rate():
+    """Format 4 knew no odr_fine: absent, and time runs at the nominal rate."""
+    header = _old_record(0x01, "<BBBBIIIHBHhhhhhhHHBHBBBBII", 4, 0, 1, 0, 7, 0, 0, 104, 16, 2000,
+                         0, 0, 1000, 1000, 0, 0, 250, 100, 12, 5, 0, 0, 0, 0, 488, 70000)
+    log = parse_log(header)
+    assert log.corrupt == 0 and log.header["format"] == 4 and log.header["odr_fine"] is None
+    assert log.rate_hz == 104 and log.time_scale == 1.0
+
+
+def test_a_header_of_format_5_carries_the_chips_own_rate():
+    log = parse_log(wire.encode_record("HEADER", **{**parse_log(_log(0)).header, "odr_fine": -20}))
+    assert abs(log.rate_hz - 104 * 0.97) < 1e-9 and abs(log.time_scale - 1 / 0.97) < 1e-9
