@@ -4,9 +4,9 @@ Do not edit: change the catalogue and regenerate (a test fails when stale)."""
 from micropython import const
 
 PROTOCOL_VERSION = const(1)
-LOG_FORMAT_VERSION = const(5)
+LOG_FORMAT_VERSION = const(6)
 FW_VERSION = (0, 1, 0)
-SCHEMA_HASH = 278843312
+SCHEMA_HASH = 1271785808
 MAGIC0 = const(165)
 MAGIC1 = const(90)
 MAX_PAYLOAD = const(512)
@@ -32,6 +32,8 @@ GET_CALIBRATION = const(9)
 CALIBRATION = const(137)
 CAPTURE = const(10)
 CAPTURE_STARTED = const(138)
+SET_TIME = const(11)
+TIME = const(139)
 REPL = const(15)
 REPL_REPLY = const(143)
 ERROR = const(127)
@@ -131,7 +133,7 @@ MESSAGE = {
     1: ('<', False, 73),  # HELLO
     129: ('<BIBBB8s', False, 106),  # HELLO_REPLY
     2: ('<', False, 149),  # STATUS
-    130: ('<IHHIBHIBH', False, 72),  # STATUS_REPLY
+    130: ('<IHHIBHIBHHI', False, 59),  # STATUS_REPLY
     3: ('<H', False, 45),  # LIST_SESSIONS
     131: ('<HHIIIBB', False, 162),  # SESSION_INFO
     4: ('<IIH', False, 214),  # READ_SESSION
@@ -146,6 +148,8 @@ MESSAGE = {
     137: ('<BBhhhhhh', False, 203),  # CALIBRATION
     10: ('<HB', False, 165),  # CAPTURE
     138: ('<I', False, 83),  # CAPTURE_STARTED
+    11: ('<I', False, 178),  # SET_TIME
+    139: ('<IIH', False, 114),  # TIME
     15: ('<', False, 166),  # REPL
     143: ('<', False, 150),  # REPL_REPLY
     127: ('<BBB', False, 107),  # ERROR
@@ -179,7 +183,7 @@ CONFIG = {
 
 # record type -> struct format of its payload
 RECORD = {
-    1: '<BBBBIIIHBHhhhhhhHHBHBBBBIIb',  # HEADER
+    1: '<BBBBIIIHBHhhhhhhHHBHBBBBIIbIH',  # HEADER
     2: '<IHHHhhHBhB',  # STEP
     3: '<IhBh',  # ALERT_START
     4: '<I',  # ALERT_END

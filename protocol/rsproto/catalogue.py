@@ -38,7 +38,10 @@ MESSAGES = (
         ("samples", "I"),
         # the flash is full of unsynced sessions: nothing records until a sync
         # and confirm frees room; I2C errors since power-up
-        ("flash_full", "B"), ("i2c_errors", "H"))),
+        ("flash_full", "B"), ("i2c_errors", "H"),
+        # the boot count (a session of this boot can be dated from uptime_ms) and
+        # the device's UTC clock (0: not set since power-up)
+        ("boot", "H"), ("utc", "I"))),
     ("LIST_SESSIONS", 0x03, (("index", "H"),)),
     ("SESSION_INFO", 0x83, (
         ("index", "H"), ("total", "H"), ("session_id", "I"),
@@ -65,6 +68,9 @@ MESSAGES = (
     # without a calibration (a capture is only worth its forward axis).
     ("CAPTURE", 0x0A, (("seconds", "H"), ("label", "B"))),
     ("CAPTURE_STARTED", 0x8A, (("session_id", "I"),)),
+    # Set the device's clock (UTC, s since 1970); the host does so when it connects.
+    ("SET_TIME", 0x0B, (("utc", "I"),)),
+    ("TIME", 0x8B, (("utc", "I"), ("uptime_ms", "I"), ("boot", "H"))),
     ("REPL", 0x0F, ()),
     ("REPL_REPLY", 0x8F, ()),
     ("ERROR", 0x7F, (("code", "B"), ("about_type", "B"), ("about_seq", "B"))),
@@ -76,7 +82,7 @@ REPLIES = (
     ("READ_SESSION", "SESSION_CHUNK"), ("CONFIRM_SESSION", "CONFIRMED"),
     ("GET_CONFIG", "CONFIG_VALUE"), ("SET_CONFIG", "CONFIG_VALUE"),
     ("CALIBRATE", "CALIBRATION"), ("GET_CALIBRATION", "CALIBRATION"),
-    ("CAPTURE", "CAPTURE_STARTED"), ("REPL", "REPL_REPLY"),
+    ("CAPTURE", "CAPTURE_STARTED"), ("SET_TIME", "TIME"), ("REPL", "REPL_REPLY"),
 )
 
 ERRORS = (
@@ -110,7 +116,7 @@ REFUSALS = (
 # A record only ever grows at its tail: a newer reader parses an older, shorter
 # record with the fields it lacks absent (None), so logs of format 2 on parse.
 RECORD_MAGIC = 0xB5
-LOG_FORMAT_VERSION = 5
+LOG_FORMAT_VERSION = 6
 
 RECORDS = (
     ("HEADER", 0x01, (
@@ -132,7 +138,12 @@ RECORDS = (
         # format 5: the chip's own rate deviation (INTERNAL_FREQ_FINE): it samples at
         # odr_hz x (1 + 0.0015 x odr_fine). Every t_ms counts nominal sample periods
         # (sample index x 1000 / odr_hz); a reader scales them to the true rate.
-        ("odr_fine", "b"))),
+        ("odr_fine", "b"),
+        # format 6: the session's start in UTC (s since 1970) when the device's clock
+        # was set since power-up (SET_TIME), else 0; and the boot it was recorded in
+        # (the device counts its boots), so a host can date it from the uptime if
+        # it is still the same boot
+        ("start_utc", "I"), ("boot", "H"))),
     # t_ms counts from the session's first sample, on the IMU's sample clock.
     # pitch (forward lean +) and roll (right +) of the trunk, centidegrees,
     # relative to the reference upright. lag_ms: how long after t_ms the
