@@ -94,6 +94,9 @@ class App:
         self.battery_at = board.ticks_ms()  # last battery reading
         self.low_buzz_at = None   # last low-battery buzz
         self.active_at = 0        # sample index when last worn or used (moving, a session, the link, a press)
+        self.boot = self.store.count_boot()
+        self.utc_base = 0         # UTC (s) at board clock utc_ticks, once the host has set it (0: unknown)
+        self.utc_ticks = 0
         # steps before a session starts on movement are held, so it keeps them
         self.held = array("i", bytes(4 * _HELD * S.CONFIG["session_start_steps"][2]))
         self.held_n = 0
@@ -162,6 +165,23 @@ class App:
         if not na:
             board.sleep_ms(_TICK_MS)
 
+    # --- the clock ------------------------------------------------------------
+    def set_time(self, utc):
+        self.utc_base = utc
+        self.utc_ticks = self.board.ticks_ms()
+
+    def utc_now(self):
+        """UTC seconds, or 0 if no host has set the clock since power-up. The
+        base moves on with the clock, so ticks never wrap under it."""
+        if not self.utc_base:
+            return 0
+        board = self.board
+        k = board.ticks_diff(board.ticks_ms(), self.utc_ticks) // 1000
+        if k:
+            self.utc_base += k
+            self.utc_ticks = board.ticks_add(self.utc_ticks, k * 1000)
+        return self.utc_base
+
     # --- power ------------------------------------------------------------
     def check_battery(self):
         """Every minute: a LiPo nearly empty is buzzed (every 10 min) and logged."""
@@ -170,6 +190,7 @@ class App:
         if board.ticks_diff(now, self.battery_at) < _BATTERY_EVERY_MS:
             return
         self.battery_at = now
+        self.utc_now()  # keep the clock's base fresh
         mv = board.battery_mv()
         if mv >= _LOW_MV:
             return
@@ -583,10 +604,16 @@ class App:
                           imu.accel_fs_g, imu.gyro_fs_dps, up[0], up[1], up[2], fwd[0], fwd[1], fwd[2],
                           cfg["step_min_ms"], cfg["step_floor_mg"], cfg["slouch_threshold_deg"],
                           cfg["slouch_hold_s"], cfg["alert_mode"], cfg["alert_when"], kind, label,
-                          imu.accel_mg_per_lsb_x1000(), int(imu.gyro_mdps_per_lsb() * 1000), imu.odr_fine)
+                          imu.accel_mg_per_lsb_x1000(), int(imu.gyro_mdps_per_lsb() * 1000), imu.odr_fine,
+                          self.start_utc(), self.boot & 0xFFFF)
         if up != [0, 0, 0]:
             self.log_reference(self.samples, S.REF_CALIBRATED)
         w.flush()
+
+    def start_utc(self):
+        """The session's first sample in UTC seconds (0: the clock is not set)."""
+        now = self.utc_now()
+        return now - (self.samples - self.first_sample) // self.imu.odr_hz if now else 0
 
     def end_session(self):
         w = self.writer

@@ -77,7 +77,8 @@ class Link:
             self.send(S.STATUS_REPLY, seq, (
                 self.board.ticks_ms() & 0xFFFFFFFF, self.board.battery_mv(), len(self.store.ids()),
                 self.store.free_kb(), 1 if app.writer else 0, app.board.imu.overruns & 0xFFFF,
-                app.samples & 0xFFFFFFFF, 1 if app.flash_full else 0, app.i2c_errors & 0xFFFF))
+                app.samples & 0xFFFFFFFF, 1 if app.flash_full else 0, app.i2c_errors & 0xFFFF,
+                app.boot & 0xFFFF, app.utc_now()))
         elif tid == S.LIST_SESSIONS:
             ids = self.store.ids()
             i = args[0]
@@ -144,6 +145,9 @@ class Link:
                 self.error(err, tid, seq)
             else:
                 self.send(S.CAPTURE_STARTED, seq, (self.app.writer.sid,))
+        elif tid == S.SET_TIME:
+            self.app.set_time(args[0])
+            self.send(S.TIME, seq, (self.app.utc_now(), self.board.ticks_ms() & 0xFFFFFFFF, self.app.boot & 0xFFFF))
         elif tid == S.REPL:
             self.send(S.REPL_REPLY, seq)
             self.leave = True

@@ -15,6 +15,7 @@ _DIR = "sessions"
 _OPEN = ".rsl"        # recording or closed, not yet confirmed by the host
 _DONE = ".rsc"        # confirmed by the host; free to delete when space runs low
 _LAST = _DIR + "/last_id"
+_BOOTS = _DIR + "/boots"
 SYNC_MS = const(5000)  # each sync rewrites the file's last flash block: not per batch
 
 
@@ -31,6 +32,22 @@ class SessionStore:
         except OSError:
             pass
         self._crc = {}  # sid -> (size, crc32) cache for closed sessions
+
+    def count_boot(self):
+        """This boot's number (one more than the last; kept on flash)."""
+        n = 0
+        try:
+            with open(_BOOTS) as f:
+                n = int(f.read())
+        except (OSError, ValueError):
+            pass
+        n = (n + 1) & 0xFFFF
+        try:
+            with open(_BOOTS, "w") as f:
+                f.write(str(n))
+        except OSError:
+            pass  # a full flash: the count stays behind, dating by uptime is then refused
+        return n
 
     def ids(self):
         out = []
