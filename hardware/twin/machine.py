@@ -170,6 +170,7 @@ def _hard_reset(why):
     _event("reset %d %s" % (CLOCK.us, why))
     if _events is not None:
         _events.close()
+    CLOCK._poll.poll(300)  # as a board's USB takes a moment to drop: the host reads what was sent
     os.system("kill -KILL $PPID")  # the shell's parent: this VM
 
 
