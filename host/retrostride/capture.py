@@ -13,6 +13,7 @@ from .client import LinkError
 from .logfile import parse_log
 from .sync import sync
 from .trace import Trace
+from .errors import UsageError
 
 LABELS = [name.lower() for name, _ in cat.CAPTURE_LABELS]
 KIND_CAPTURE = dict(cat.SESSION_KINDS)["CAPTURE"]
@@ -21,7 +22,7 @@ SAMPLE = np.dtype([("a", "<i2", 3), ("g", "<i2", 3)])
 
 def label_code(label):
     if label not in LABELS:
-        raise ValueError(f"--label {label!r}: choose one of {', '.join(LABELS)}")
+        raise UsageError(f"--label {label!r}: choose one of {', '.join(LABELS)}")
     return LABELS.index(label)
 
 

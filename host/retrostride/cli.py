@@ -1,4 +1,4 @@
-"""`retrostride`: replay, twin, sync, sessions, datasets, demo."""
+"""`retrostride`: sync, show and export sessions; replay traces on the twin; the device's settings."""
 import argparse
 import json
 import os
@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 from rsproto import catalogue as cat
@@ -15,6 +16,7 @@ from rsproto import catalogue as cat
 from .client import Client, DeviceError, LinkError, open_port
 from .library import Library
 from .trace import TraceError, read_trace
+from .errors import UsageError
 
 DIRECTION = dict(cat.DIRECTIONS)
 
@@ -42,7 +44,8 @@ def print_summary(report, label):
     table = Table(title="summary", show_header=False)
     for key in ("steps", "duration_s", "cadence_spm", "alerts", "faults", "corrupt_records"):
         table.add_row(key, str(s[key]))
-    table.add_row("buzzes", str(len(report["buzzes"])))
+    # every session starts with 1 pulse and stops with 2: say so, lest 3 pulses read as alerts
+    table.add_row("motor pulses", f"{len(report['buzzes'])} (session start 1, stop 2, the rest alerts and cues)")
     console.print(table)
     for f in report["faults"]:
         lost = f" ({f['lost_s']} s lost)" if f["lost_s"] else ""
@@ -100,10 +103,17 @@ def cmd_sync(args):
     client = Client(open_port(port))
     try:
         device, fetched = sync(client, lib, progress=True, confirm=not args.no_confirm)
+        recording = ", ".join(str(x["session_id"]) for x in client.sessions() if not x["closed"])
     finally:
         client.close()
     console.print(f"device {device}: {len(fetched)} new session(s), "
                   f"{sum(s for _, s in fetched)} bytes into {lib.path}")
+    for r in lib.list():  # how each new session was dated, unless by the device's own clock
+        if r["device_id"] == device and (r["session_id"], r["size"]) in fetched and r["dated_by"] != "device clock":
+            console.print(f"session {r['session_id']}: date {r['dated_by']}", soft_wrap=True)
+    if recording:
+        console.print(f"session {recording} is still recording: it syncs once it ends (a press of the button, "
+                      f"or a pause of session_end_s)")
     return 0
 
 
@@ -131,29 +141,77 @@ def cmd_status(args):
     return 0
 
 
+def library_report(lib, row):
+    """The report of a synced session, dated as the library dated it."""
+    from .logfile import parse_log
+    from .reports.session import session_report
+    return session_report(parse_log(lib.data(row["device_id"], row["session_id"])),
+                          start_utc=row["start_utc"], dated_by=row["dated_by"])
+
+
 def cmd_sessions(args):
     from .capture import LABELS, is_capture
     from .logfile import parse_log
     lib = Library(args.library)
     rows = lib.list()
-    table = Table(title=f"sessions in {lib.path}")
-    # fits 80 columns: a device by the last 4 bytes of its MAC (the id is the 6-byte MAC, padded)
-    for col in ("device", "session", "kind", "steps", "backward", "secs", "state"):
-        table.add_column(col, overflow="fold")  # a narrower terminal wraps a cell, never cuts it
+    several = len({r["device_id"] for r in rows}) > 1
+    # fits 80 columns: no vertical rules; the device (the last 4 bytes of its MAC) only when there are several
+    table = Table(title=f"sessions in {lib.path} (dates UTC)", box=box.SIMPLE_HEAD, pad_edge=False,
+                  collapse_padding=True)
+    cols = (["device"] if several else []) + ["date", "id", "kind", "min", "steps", "spm", "back", "alerts",
+                                               "state"]
+    for col in cols:  # the date and kind stay on one line; a narrower terminal wraps the others, never cuts
+        table.add_column(col, no_wrap=col in ("date", "kind"), overflow="fold")
     for r in rows:
-        kind = steps = back = dur = ""
+        date = kind = minutes = steps = spm = back = alerts = ""
         if r["complete"]:
             log = parse_log(lib.data(r["device_id"], r["session_id"]))
             label = dict(enumerate(LABELS)).get(log.header["label"], "?") if log.header else "?"
             kind = f"capture {label}" if is_capture(log) else "activity"
-            n = len(log.of("STEP"))
-            n_back = sum(1 for s in log.of("STEP") if s["direction"] == DIRECTION["BACKWARD"])
-            steps = str(n)
-            back = f"{n_back} ({100 * n_back / max(1, n):.0f}%)"
-            dur = "%.1f" % (log.end["t_ms"] / 1000) if log.end else "?"
-        state = "confirmed" if r["confirmed"] else ("verified" if r["complete"] else "partial")
-        table.add_row(r["device_id"][4:12], str(r["session_id"]), kind, steps, back, dur, state)
+            rep = library_report(lib, r)
+            sm = rep["summary"]
+            date = (rep["session"]["start"] or "?").replace("T", " ")[2:16]
+            minutes = "%.1f" % (sm["duration_s"] / 60)
+            steps = str(sm["steps"])
+            spm = "%.0f" % sm["cadence_spm"] if sm["cadence_spm"] else ""
+            back = f"{100 * sm['backward_steps'] / max(1, sm['steps']):.0f}%"
+            alerts = str(sm["alerts"])
+        # synced: a verified copy here and confirmed on the device; kept: verified, not yet confirmed
+        state = "synced" if r["confirmed"] else ("kept" if r["complete"] else "partial")
+        table.add_row(*([r["device_id"][4:12]] if several else []), date, str(r["session_id"]), kind, minutes,
+                      steps, spm, back, alerts, state)
     Console().print(table)
+    return 0
+
+
+def cmd_show(args):
+    """A synced session as a runner reads it, and its plot."""
+    from .reports.session import runner_summary
+    lib = Library(args.library)
+    row = lib.find(args.session)
+    report = library_report(lib, row)
+    threshold = report["session"].get("slouch_threshold_deg") or 12
+    summary = runner_summary(report, threshold)
+    table = Table(title=f"session {row['session_id']}", show_header=False)
+    for k, v in summary.items():
+        table.add_row(k, v)
+    Console().print(table)
+    if args.plot:
+        from .reports.plots import write_plot
+        write_plot(report, args.plot, threshold, summary=summary,
+                   title=f"RetroStride session {row['session_id']}, {summary['date']}")
+        console.print(f"plot written to {args.plot}")
+    return 0
+
+
+def cmd_export(args):
+    """A synced session as FIT, CSV or JSON."""
+    from .reports.export import WRITERS
+    lib = Library(args.library)
+    row = lib.find(args.session)
+    report = library_report(lib, row)
+    WRITERS[args.format](report, args.out)
+    console.print(f"session {row['session_id']} written to {args.out} ({args.format})")
     return 0
 
 
@@ -166,7 +224,7 @@ def cmd_capture(args):
     from .replay import CONFIG
     top = CONFIG["capture_s"][2]
     if not 1 <= args.seconds <= top:
-        raise ValueError(f"--seconds {args.seconds}: out of range 1..{top}")
+        raise UsageError(f"--seconds {args.seconds}: out of range 1..{top}")
     client = Client(open_port(args.port or find_port()))
     lib = Library(args.library)
     try:
@@ -224,7 +282,7 @@ def cmd_config(args):
         for item in args.set or ():
             key, sep, value = item.partition("=")
             if not sep:
-                raise ValueError(f"{item!r}: expected KEY=VALUE")
+                raise UsageError(f"{item!r}: expected KEY=VALUE")
             key = key.strip()
             client.set_config(key, config_value(key, value.strip()))
         table = Table(title="device settings")
@@ -351,8 +409,18 @@ def cmd_demo(args):
     return 0
 
 
+def version():
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+    try:
+        return installed("retrostride")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(prog="retrostride", description=__doc__)
+    p.add_argument("--version", action="version", version=f"retrostride {version()}")
     sub = p.add_subparsers(dest="cmd", required=True)
     lib_default = os.environ.get("RETROSTRIDE_LIBRARY")
 
@@ -384,13 +452,26 @@ def main(argv=None):
     cp.add_argument("--label", default="unlabelled", help="unlabelled|forward|backward|mixed")
     cp.add_argument("--seconds", type=int, required=True, help="how long (1..3600)")
     cp.add_argument("--out", required=True, help="trace CSV to write")
-    cp.add_argument("--library", help="session library (default ~/.retrostride/library.sqlite)")
+    cp.add_argument("--library", help="session library (default: the platform's data folder)")
     cp.set_defaults(func=cmd_capture)
     ct = sub.add_parser("capture-trace", help="a synced capture session as a trace CSV")
     ct.add_argument("session", type=int)
     ct.add_argument("--out", required=True)
     ct.add_argument("--library")
     ct.set_defaults(func=cmd_capture_trace)
+
+    sh = sub.add_parser("show", help="a synced session: date, duration, cadence, lean, alerts, backward share")
+    sh.add_argument("session", nargs="?", default="latest", help="latest (default), a session id, or YYYY-MM-DD")
+    sh.add_argument("--plot", metavar="FILE", help="FILE.png (matplotlib) or FILE.html (one page, no server)")
+    sh.add_argument("--library", default=lib_default)
+    sh.set_defaults(func=cmd_show)
+
+    ex = sub.add_parser("export", help="a synced session as FIT (Garmin Connect, Strava, ...), CSV or JSON")
+    ex.add_argument("session", nargs="?", default="latest", help="latest (default), a session id, or YYYY-MM-DD")
+    ex.add_argument("--format", required=True, choices=["fit", "csv", "json"])
+    ex.add_argument("--out", required=True)
+    ex.add_argument("--library", default=lib_default)
+    ex.set_defaults(func=cmd_export)
 
     stp = sub.add_parser("status", help="the device now: battery, recording, free flash, faults")
     stp.add_argument("--port", help="serial port (default: autodetect)")
@@ -422,7 +503,7 @@ def main(argv=None):
 
     dl = sub.add_parser("download", help="fetch a public set by its public address into a checked cache")
     dl.add_argument("name", choices=["alcantara", "voisard", "sisfall", "mobgap", "gaitpy"])
-    dl.add_argument("--cache", help="cache folder (default $RETROSTRIDE_CACHE or ~/.cache/retrostride/traces)")
+    dl.add_argument("--cache", help="cache folder (default $RETROSTRIDE_CACHE or the platform's cache folder)")
     dl.add_argument("--base-url", help="a mirror's address instead of the public one")
     dl.add_argument("--quiet", action="store_true")
     dl.set_defaults(func=cmd_download)
@@ -457,12 +538,18 @@ def main(argv=None):
     args = p.parse_args(argv)
     try:
         return args.func(args)
-    except (TraceError, LinkError, ValueError, LookupError, FileNotFoundError, OSError) as e:
-        print(f"retrostride: error: {e}", file=sys.stderr)  # unwrapped: names file and line
+    except UsageError as e:  # a bad option value: a usage error, as argparse's own (2)
+        print(f"retrostride: error: {e}", file=sys.stderr)
         return 2
+    except (TraceError, LinkError, ValueError, LookupError, OSError) as e:
+        print(f"retrostride: error: {e}", file=sys.stderr)  # unwrapped: names file and line
+        return 1
     except sqlite3.Error as e:  # the library went bad mid-way (locked, disk full)
         print(f"retrostride: error: session library: {e}", file=sys.stderr)
-        return 2
+        return 1
+    except KeyboardInterrupt:  # Ctrl-C: stop, no traceback (what was synced stays synced)
+        print("retrostride: stopped", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -152,6 +152,10 @@ class Client:
     def status(self):
         return self.request("STATUS")[1]
 
+    def set_time(self, utc):
+        """Set the device's UTC clock (s); -> {utc, uptime_ms, boot}."""
+        return self.request("SET_TIME", utc=int(utc))[1]
+
     def sessions(self):
         out = []
         index = 0

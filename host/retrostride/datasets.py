@@ -318,10 +318,10 @@ def export(name, out_dir, root=None):
     out_dir = Path(out_dir)
     written = []
     for rec in load(name, root):
-        stem = out_dir / rec.name.replace("/", "_")
+        stem = rec.name.replace("/", "_")  # whole: a speed like v3.33 is not a suffix
         tr = rec.trace
-        write_trace(stem.with_suffix(".csv"), tr.t, tr.accel, tr.gyro, tr.meta)
-        np.savetxt(stem.with_name(stem.name + "_steps.csv"), rec.ref_steps, fmt="%.4f",
+        write_trace(out_dir / (stem + ".csv"), tr.t, tr.accel, tr.gyro, tr.meta)
+        np.savetxt(out_dir / (stem + "_steps.csv"), rec.ref_steps, fmt="%.4f",
                    header="reference step times (s)", comments="# ")
-        written.append(stem.with_suffix(".csv"))
+        written.append(out_dir / (stem + ".csv"))
     return written

@@ -18,8 +18,12 @@ SOURCES = Path(__file__).with_name("sources.json")
 
 
 def default_cache():
+    """$RETROSTRIDE_CACHE, else the platform's cache folder (XDG_CACHE_HOME on Linux)."""
     env = os.environ.get("RETROSTRIDE_CACHE")
-    return Path(env) if env else Path.home() / ".cache" / "retrostride" / "traces"
+    if env:
+        return Path(env)
+    from platformdirs import user_cache_path
+    return user_cache_path("retrostride") / "traces"
 
 
 def sources():

@@ -26,8 +26,22 @@ CREATE TABLE IF NOT EXISTS chunks (
 """
 
 
+# columns added since the first library: (name, declaration)
+MIGRATIONS = (
+    ("start_utc", "REAL"),    # the session's start, UTC seconds (NULL: not known)
+    ("dated_by", "TEXT"),     # how: "device clock", "device uptime at sync", or why not
+)
+
+
 def default_path():
-    return Path.home() / ".retrostride" / "library.sqlite"
+    """The platform's data folder (XDG_DATA_HOME on Linux), or $RETROSTRIDE_LIBRARY."""
+    import os
+    if os.environ.get("RETROSTRIDE_LIBRARY"):
+        return Path(os.environ["RETROSTRIDE_LIBRARY"])
+    from platformdirs import user_data_path
+    old = Path.home() / ".retrostride" / "library.sqlite"  # where versions before 0.2 kept it
+    new = user_data_path("retrostride") / "library.sqlite"
+    return old if old.exists() and not new.exists() else new
 
 
 class LibraryError(OSError):
@@ -44,6 +58,11 @@ class Library:
             # another retrostride writing: wait a little, then say so
             self.db = sqlite3.connect(str(path), timeout=5.0)
             self.db.executescript(SCHEMA)
+            have = {r[1] for r in self.db.execute("PRAGMA table_info(sessions)")}
+            for col, decl in MIGRATIONS:  # a library made by an older retrostride gains the new columns
+                if col not in have:
+                    self.db.execute(f"ALTER TABLE sessions ADD COLUMN {col} {decl}")
+            self.db.commit()
         except sqlite3.Error as e:
             raise LibraryError(f"session library {path}: {e} (another retrostride using it, or not a "
                                f"RetroStride library: move it aside and sync again)") from None
@@ -99,6 +118,11 @@ class Library:
         self.db.commit()
         return ok
 
+    def set_date(self, device_id, session_id, start_utc, dated_by):
+        self.db.execute("UPDATE sessions SET start_utc=?, dated_by=? WHERE device_id=? AND session_id=?",
+                        (start_utc, dated_by, device_id, session_id))
+        self.db.commit()
+
     def mark_confirmed(self, device_id, session_id):
         self.db.execute("UPDATE sessions SET confirmed=1 WHERE device_id=? AND session_id=?", (device_id, session_id))
         self.db.commit()
@@ -114,8 +138,35 @@ class Library:
                               (device_id, session_id)).fetchone()
         return bool(row and row[0])
 
+    def row(self, device_id, session_id):
+        return next(r for r in self.list() if (r["device_id"], r["session_id"]) == (device_id, session_id))
+
+    def find(self, selector):
+        """A complete session by `latest`, its id, or a date (YYYY-MM-DD: that
+        day's last session, in UTC). LookupError names what there is."""
+        rows = [r for r in self.list() if r["complete"]]
+        if not rows:
+            raise LookupError(f"no synced session in {self.path}: run `retrostride sync` first")
+        rows.sort(key=lambda r: (r["start_utc"] or 0, r["session_id"]))
+        if selector == "latest":
+            return rows[-1]
+        if selector.isdigit():
+            hits = [r for r in rows if r["session_id"] == int(selector)]
+        else:
+            from datetime import datetime, timezone
+            try:
+                day = datetime.strptime(selector, "%Y-%m-%d").date()
+            except ValueError:
+                raise LookupError(f"{selector!r}: say `latest`, a session id, or a date YYYY-MM-DD") from None
+            hits = [r for r in rows if r["start_utc"] is not None
+                    and datetime.fromtimestamp(r["start_utc"], timezone.utc).date() == day]
+        if not hits:
+            raise LookupError(f"no synced session {selector} in {self.path} "
+                              f"(ids {', '.join(str(r['session_id']) for r in rows)})")
+        return hits[-1]
+
     def list(self):
-        cur = self.db.execute("SELECT device_id, session_id, size, crc32, complete, confirmed, synced_at "
-                              "FROM sessions ORDER BY device_id, session_id")
+        cur = self.db.execute("SELECT device_id, session_id, size, crc32, complete, confirmed, synced_at, "
+                              "start_utc, dated_by FROM sessions ORDER BY device_id, session_id")
         cols = [d[0] for d in cur.description]
         return [dict(zip(cols, r)) for r in cur.fetchall()]

@@ -1,8 +1,12 @@
 """Download new sessions from a device into the library, verify, confirm."""
+import time
+
 import serial.tools.list_ports
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
 from rsproto import catalogue as cat
+
+from .logfile import parse_log
 
 # USB bridges found on ESP32 boards: CP210x, CH340 (the LOLIN D32), CH9102, the S3/C3 own USB
 # (303A:1001 from ESP-IDF, 303A:4001 from MicroPython's stock ESP32-S3 firmware: the XIAO)
@@ -24,6 +28,8 @@ def sync(client, library, progress=True, confirm=True, chunk=cat.MAX_CHUNK):
     the next sync, and one the device confirmed is marked so here."""
     hello = client.hello()
     device = hello["device_id"].hex()
+    now = time.time()
+    clock = client.set_time(now)  # sessions from now on carry their date
     fetched = []
     listed = client.sessions()
     for s in listed:
@@ -51,8 +57,25 @@ def sync(client, library, progress=True, confirm=True, chunk=cat.MAX_CHUNK):
             if not library.finish(device, sid):
                 raise IOError(f"session {sid}: CRC of the downloaded copy differs from the device's; "
                               f"it was discarded, run sync again")
+            library.set_date(device, sid, *session_date(library.data(device, sid), clock, now))
             if confirm:
                 client.confirm(sid, info["crc32"])
                 library.mark_confirmed(device, sid)
             fetched.append((sid, size))
     return device, fetched
+
+
+TICKS_PERIOD_MS = 1 << 30  # the ESP32's ticks_ms wraps here (12.4 days)
+
+
+def session_date(data, clock, host_now):
+    """(start in UTC seconds or None, how it was dated) for a session log.
+    `clock`: the device's TIME reply at this sync (its uptime and boot)."""
+    h = parse_log(data).header or {}
+    if h.get("start_utc"):
+        return float(h["start_utc"]), "device clock"
+    if h.get("boot") is not None and h["boot"] == clock["boot"]:
+        # recorded in this very boot: its start is that long before now on the device's clock
+        ago_ms = (clock["uptime_ms"] - h["start_ms"]) % TICKS_PERIOD_MS
+        return host_now - ago_ms / 1000.0, "device uptime at sync (its clock was not set)"
+    return None, "unknown: recorded before the board's last power loss, its clock not set"

@@ -60,6 +60,14 @@ def read_trace(path):
             key, sep, value = line[1:].partition(":")
             if sep:
                 meta[key.strip()] = value.strip()
+                if key.strip() == "rate_hz":
+                    try:
+                        ok = float(value) > 0
+                    except ValueError:
+                        ok = False
+                    if not ok:
+                        raise TraceError(f"{path}, line {lineno}: # rate_hz: {value.strip()!r} is not a "
+                                         f"positive number")
             continue
         cells = next(csv.reader([line]))
         if header is None:
@@ -114,8 +122,8 @@ def write_trace(path, t, accel, gyro=None, meta=None):
         for k, v in meta.items():
             f.write(f"# {k}: {v}\n")
         f.write(",".join(cols) + "\n")
-        for row in data:
-            f.write(",".join("%.6g" % v for v in row) + "\n")
+        for row in data:  # time to the microsecond however long the trace; values to 6 digits
+            f.write("%.6f," % row[0] + ",".join("%.6g" % v for v in row[1:]) + "\n")
     return path
 
 

@@ -10,10 +10,15 @@ import tty
 from pathlib import Path
 
 from .trace import write_twin_binary
+from .errors import UsageError
 
 ROOT = Path(__file__).resolve().parents[2]
-FIRMWARE = ROOT / "firmware"
-TWIN_DIR = ROOT / "hardware" / "twin"
+if (ROOT / "firmware" / "main.py").exists():  # a clone (or an editable install) of the repository
+    FIRMWARE = ROOT / "firmware"
+    TWIN_DIR = ROOT / "hardware" / "twin"
+else:  # an installed package: the firmware and the twin ship inside it
+    FIRMWARE = Path(__file__).resolve().parent / "firmware"
+    TWIN_DIR = Path(__file__).resolve().parent / "board_twin"
 # 2x an ESP32's ~110 kB free heap would be 220 kB; objects are twice their ESP32
 # size on this 64-bit host, so this bound matches the real board's budget.
 HEAP = "220K"
@@ -34,11 +39,11 @@ class Faults:
 
     def __init__(self, i2c_error_every=None, stall=None, flash_kb=None):
         if i2c_error_every is not None and not i2c_error_every > 0:
-            raise ValueError("--i2c-error-every must be > 0 seconds")
+            raise UsageError("--i2c-error-every must be > 0 seconds")
         if stall is not None and not (stall[0] >= 0 and stall[1] > 0):
-            raise ValueError("--stall AT:SECONDS needs AT >= 0 and SECONDS > 0")
+            raise UsageError("--stall AT:SECONDS needs AT >= 0 and SECONDS > 0")
         if flash_kb is not None and not 16 <= flash_kb <= 16384:
-            raise ValueError("--flash-kb must be within 16..16384 (littlefs needs 4 blocks of 4 kB)")
+            raise UsageError("--flash-kb must be within 16..16384 (littlefs needs 4 blocks of 4 kB)")
         self.i2c_error_every = i2c_error_every
         self.stall = stall
         self.flash_kb = flash_kb
@@ -60,7 +65,7 @@ def parse_stall(text):
     try:
         return float(at), float(seconds)
     except ValueError:
-        raise ValueError(f"--stall {text!r}: expected AT:SECONDS, e.g. 30:3") from None
+        raise UsageError(f"--stall {text!r}: expected AT:SECONDS, e.g. 30:3") from None
 
 
 class Twin:
@@ -106,7 +111,7 @@ class Twin:
         self.port = os.ttyname(slave)
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
-            [micropython_binary(), "-X", "heapsize=" + self.heap, str(FIRMWARE / "main.py")],
+            [micropython_binary(), "-X", "heapsize=" + self.heap, "-i", str(FIRMWARE / "main.py")],
             stdin=master, stdout=master, stderr=self._log, cwd=self.flash_dir, env=env,
             close_fds=True)
         os.close(master)
