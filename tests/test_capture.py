@@ -149,7 +149,7 @@ def test_the_capture_command_end_to_end(tmp_path):
     args = ["capture", "--label", "backward", "--seconds", "5", "--out", str(out), "--library", lib]
     with twin_with(run_trace(60.0), tmp_path / "a", {"session_start": 1}) as twin:
         r = subprocess.run([cli, *args, "--port", twin.port], capture_output=True, text=True, timeout=60)
-    assert r.returncode == 2 and "no calibration" in r.stderr and "retrostride calibrate" in r.stderr  # the CLI's error exit
+    assert r.returncode == 1 and "no calibration" in r.stderr and "retrostride calibrate" in r.stderr  # the CLI's error exit
     assert not out.exists()
     with twin_with(run_trace(60.0), tmp_path / "b", {"calibration": CAL, "session_start": 1}) as twin:
         r = subprocess.run([cli, *args, "--port", twin.port], capture_output=True, text=True, timeout=60)

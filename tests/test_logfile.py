@@ -10,12 +10,12 @@ from retrostride.logfile import parse_log
 
 
 def _log(n_steps):
-    out = wire.encode_record("HEADER", format=5, fw_major=0, fw_minor=1, fw_patch=0, session_id=3,
+    out = wire.encode_record("HEADER", format=6, fw_major=0, fw_minor=1, fw_patch=0, session_id=3,
                              start_ms=0, first_sample=0, odr_hz=104, accel_fs_g=16, gyro_fs_dps=2000,
                              up_x=0, up_y=0, up_z=0, fwd_x=0, fwd_y=0, fwd_z=0, step_min_ms=250,
                              step_floor_mg=120, slouch_threshold_deg=15, slouch_hold_s=5, alert_mode=0,
                              alert_when=0, session_kind=0, label=0, accel_ug_per_lsb=488, gyro_udps_per_lsb=70000,
-                             odr_fine=0)
+                             odr_fine=0, start_utc=1795000000, boot=3)
     for i in range(n_steps):
         out += wire.encode_record("STEP", t_ms=1000 + 350 * i, interval_ms=350, cadence_dspm=1714, peak_mg=900,
                                   pitch_cdeg=-250 + i, roll_cdeg=120, lag_ms=80, direction=2, lean_cdeg=-40,
@@ -85,3 +85,12 @@ def test_a_header_of_format_4_parses_and_keeps_the_nominal_rate():
 def test_a_header_of_format_5_carries_the_chips_own_rate():
     log = parse_log(wire.encode_record("HEADER", **{**parse_log(_log(0)).header, "odr_fine": -20}))
     assert abs(log.rate_hz - 104 * 0.97) < 1e-9 and abs(log.time_scale - 1 / 0.97) < 1e-9
+
+
+def test_a_header_of_format_5_parses_undated():
+    """Format 5 knew no start_utc or boot: absent, the session undated by its log."""
+    header = _old_record(0x01, "<BBBBIIIHBHhhhhhhHHBHBBBBIIb", 5, 0, 1, 0, 7, 0, 0, 104, 16, 2000,
+                         0, 0, 1000, 1000, 0, 0, 250, 100, 12, 5, 0, 0, 0, 0, 488, 70000, -3)
+    log = parse_log(header)
+    assert log.corrupt == 0 and log.header["odr_fine"] == -3
+    assert log.header["start_utc"] is None and log.header["boot"] is None

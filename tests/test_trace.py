@@ -28,6 +28,7 @@ def test_round_trip_with_and_without_gyro(tmp_path):
     ("t_s,ax_g,ay_g,az_g,gx_dps\n0,0,0,1,0\n", "gyro columns must be all of"),
     ("t_s,ax_g,ay_g,az_g\n0,0,0,nan\n0.01,0,0,1\n", "is not finite"),
     ("t_s,ax_g,ay_g,az_g\n0,0,0,1\n0.01,1e300,0,1\n", "line 3: column ax_g: 1e300 is beyond any IMU"),
+    ("# rate_hz: banana\nt_s,ax_g,ay_g,az_g\n0,0,0,1\n0.01,0,0,1\n", "line 1: # rate_hz: 'banana' is not a positive"),
 ])
 def test_bad_traces_name_the_line(tmp_path, body, message):
     p = tmp_path / "bad.csv"
@@ -42,7 +43,7 @@ def test_cli_reports_bad_trace_without_a_traceback(tmp_path):
     p.write_text("t_s,ax_g,ay_g,az_g\n0,0,0,1\n0.01,x,0,1\n")
     r = subprocess.run([str(Path(sys.executable).parent / "retrostride"), "replay", str(p), "--json", str(tmp_path / "o.json")],
                        capture_output=True, text=True)
-    assert r.returncode == 2
+    assert r.returncode == 1  # a bad input file: a runtime error (2 is for usage)
     assert "bad.csv, line 3" in r.stderr and "Traceback" not in r.stderr
 
 
@@ -52,3 +53,22 @@ def test_rotation_keeps_magnitude():
     from retrostride.trace import Trace
     r = rotate(Trace(t=t, accel=acc, gyro=None), [[0, 1, 0], [1, 0, 0], [0, 0, -1]])
     assert np.allclose(r.accel[:, 2], -1) and np.allclose(np.linalg.norm(r.accel, axis=1), 1)
+
+
+def test_a_trace_longer_than_1000_s_reads_back(tmp_path):
+    t = np.arange(0, 1500, 0.01)
+    acc = np.column_stack([np.zeros_like(t), np.zeros_like(t), np.ones_like(t)])
+    back = read_trace(write_trace(tmp_path / "long.csv", t, acc))
+    assert len(back.t) == len(t) and np.allclose(back.t, t, atol=1e-6)
+
+
+def test_dataset_export_keeps_names_with_a_decimal_point(tmp_path, monkeypatch):
+    from retrostride import datasets
+    from retrostride.trace import Trace
+    t = np.arange(0, 1, 0.01)
+    tr = Trace(t=t, accel=np.column_stack([0 * t, 0 * t, 1 + 0 * t]), gyro=None)
+    rec = datasets.Recording(name="alcantara/trial04_v3.33_s0", trace=tr, ref_steps=np.array([0.5]))
+    monkeypatch.setattr(datasets, "load", lambda name, root=None: [rec])
+    (written,) = datasets.export("alcantara", tmp_path)
+    assert written.name == "alcantara_trial04_v3.33_s0.csv" and written.exists()
+    assert (tmp_path / "alcantara_trial04_v3.33_s0_steps.csv").exists()
