@@ -127,3 +127,25 @@ def test_hostile_frames_of_every_kind_neither_crash_nor_hang_the_device(twin):
     assert set(r["kinds"]) >= {"random_fields", "wrong_length", "wrong_version", "truncated", "nested",
                                "control_bytes", "unknown_type", "bit_flip"}
     assert not r["crashed"] and r["checks"] == 3 and r["failed_checks"] == 0
+
+
+def test_ctrl_c_stops_the_cli_cleanly(tmp_path):
+    """Ctrl-C while the CLI waits on a silent port: exit 130, no traceback."""
+    import os
+    import signal
+    import subprocess
+    import time
+    import tty
+    from pathlib import Path
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    try:
+        proc = subprocess.Popen([str(Path(sys.executable).parent / "retrostride"), "sync", "--port", os.ttyname(slave),
+                                 "--library", str(tmp_path / "l.sqlite")], stderr=subprocess.PIPE, text=True)
+        time.sleep(1.5)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=10)
+        assert proc.returncode == 130 and "Traceback" not in err and "stopped" in err
+    finally:
+        os.close(master)
+        os.close(slave)

@@ -94,3 +94,15 @@ def test_a_header_of_format_5_parses_undated():
     log = parse_log(header)
     assert log.corrupt == 0 and log.header["odr_fine"] == -3
     assert log.header["start_utc"] is None and log.header["boot"] is None
+
+
+def test_steps_before_any_reference_have_no_pitch():
+    """A session without its upright yet (an auto reference comes later): its
+    first steps' pitch is unknown (None), not 0.0."""
+    from retrostride.reports.session import session_report
+    ref = wire.encode_record("REFERENCE", t_ms=1500, source=2, up_x=0, up_y=0, up_z=1000, fwd_x=0, fwd_y=0,
+                             fwd_z=0)
+    data = _log(2) + ref + _log(3)[len(_log(0)):]
+    steps = session_report(parse_log(data))["steps"]
+    assert [s["pitch"] for s in steps[:2]] == [None, None]
+    assert all(s["pitch"] is not None for s in steps[2:])
