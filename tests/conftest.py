@@ -34,3 +34,39 @@ def run_vm(code, heap="220K", with_twin=False, cwd=None, env=None, timeout=120):
 
 def vm_json(code, **kw):
     return json.loads(run_vm(code, **kw).strip().splitlines()[-1])
+
+
+def closed_sessions_on_twin(trace, tmp_path, settings, expect=None, **twin_kw):
+    """Boot the firmware on the twin (its flash in tmp_path/flash, `settings` in
+    its config.json, no stop press at the end), wait until a session has
+    closed (or, with `expect`, until the trace has started and `expect`
+    sessions are there, none recording), sync everything:
+    -> (session logs, the twin's events, the device's status after)."""
+    import time
+
+    from retrostride.client import Client, open_port
+    from retrostride.library import Library
+    from retrostride.logfile import parse_log
+    from retrostride.sync import sync
+    from retrostride.twin import Twin
+    twin = Twin(trace, flash_dir=tmp_path / "flash", stop_at_end=False, **twin_kw)
+    (twin.flash_dir / "config.json").write_text(json.dumps(settings))
+    with twin:
+        client = Client(open_port(twin.port))
+        try:
+            client.hello()
+            deadline = time.monotonic() + (120 if expect else 60)
+            while time.monotonic() < deadline:
+                if expect is None and any(s["closed"] for s in client.sessions()):
+                    break
+                st = client.status()  # the trace lasts; the twin's clock then stops with no data
+                if expect is not None and any(e[0] == "trace_start" for e in twin.events()) \
+                        and st["sessions"] >= expect and not st["recording"]:
+                    time.sleep(0.5)
+                    break
+                time.sleep(0.05)
+            lib = Library(tmp_path / "lib.sqlite")
+            device, fetched = sync(client, lib, progress=False)
+            return [parse_log(lib.data(device, s)) for s, _ in fetched], twin.events(), client.status()
+        finally:
+            client.close()

@@ -2,7 +2,6 @@
 their own, over the pty like any session; the host writes them as a trace
 CSV that `replay` reads with the device's calibration. On the twin."""
 import json
-import time
 
 import numpy as np
 import pytest
@@ -11,11 +10,11 @@ from retrostride.capture import capture_trace, is_capture, run_capture
 from retrostride.client import Client, DeviceError, open_port
 from retrostride.demo_trace import generated_run
 from retrostride.library import Library
-from retrostride.logfile import parse_log
 from retrostride.replay import run_replay
-from retrostride.sync import sync
 from retrostride.trace import read_trace, write_trace
 from retrostride.twin import Twin
+
+from .conftest import closed_sessions_on_twin
 
 CAL = [0, 0, 1000, 1000, 0, 0]  # upright +z, forward +x (the generated run's body axes)
 
@@ -63,18 +62,8 @@ def forward_capture(tmp_path, seconds=20):
     this model's borderline bounce (0.9 g, no flight) the mechanics vote then
     reads walking, so the direction, for about 15 steps."""
     settings = {"calibration": CAL, "capture_s": seconds, "capture_label": 1}
-    with twin_with(run_trace(), tmp_path, settings, presses=[(1.0, 0.2)]) as twin:
-        client = Client(open_port(twin.port))
-        try:
-            client.hello()
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline and not any(s["closed"] for s in client.sessions()):
-                time.sleep(0.1)
-            lib = Library(tmp_path / "lib.sqlite")
-            device, fetched = sync(client, lib, progress=False)
-            return next(log for log in (parse_log(lib.data(device, s)) for s, _ in fetched) if is_capture(log))
-        finally:
-            client.close()
+    logs, _, _ = closed_sessions_on_twin(run_trace(), tmp_path, settings, presses=[(1.0, 0.2)])
+    return next(log for log in logs if is_capture(log))
 
 
 def test_the_written_trace_replays_with_the_devices_calibration(tmp_path):
@@ -121,18 +110,8 @@ def test_a_capture_without_calibration_is_refused_and_nothing_recorded(tmp_path)
 def test_a_short_press_with_capture_s_set_records_a_capture(tmp_path):
     trace = run_trace(40.0)
     settings = {"calibration": CAL, "capture_s": 5, "capture_label": 1}
-    with twin_with(trace, tmp_path, settings, presses=[(2.0, 0.2)]) as twin:
-        client = Client(open_port(twin.port))
-        try:
-            client.hello()
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline and not any(s["closed"] for s in client.sessions()):
-                time.sleep(0.1)  # the capture closes 5 s after the press (the run may start a session after)
-            lib = Library(tmp_path / "lib.sqlite")
-            device, fetched = sync(client, lib, progress=False)
-            logs = [parse_log(lib.data(device, s)) for s, _ in fetched]
-        finally:
-            client.close()
+    # the capture closes 5 s after the press (the run may start a session after)
+    logs, _, _ = closed_sessions_on_twin(trace, tmp_path, settings, presses=[(2.0, 0.2)])
     captures = [log for log in logs if is_capture(log)]
     assert len(captures) == 1 and captures[0].header["label"] == 1
     assert abs(len(capture_trace(captures[0]).t) - 5 * 104) <= 1

@@ -9,13 +9,11 @@ import time
 import numpy as np
 import pytest
 
-from retrostride.client import Client, open_port
 from retrostride.demo_trace import generated_run
-from retrostride.library import Library
-from retrostride.logfile import parse_log
-from retrostride.sync import sync
 from retrostride.trace import Trace
 from retrostride.twin import ROOT, Twin
+
+from .conftest import closed_sessions_on_twin
 
 _spec = importlib.util.spec_from_file_location("pinout_rules", ROOT / "hardware" / "pinout_rules.py")
 rules = importlib.util.module_from_spec(_spec)
@@ -53,20 +51,7 @@ def test_the_hardware_readme_tables_are_the_profiles():
 
 
 def session_on(tmp_path, trace, settings, **twin_kw):
-    twin = Twin(trace, flash_dir=tmp_path / "flash", stop_at_end=False, **twin_kw)
-    (twin.flash_dir / "config.json").write_text(json.dumps(settings))
-    with twin:
-        client = Client(open_port(twin.port))
-        try:
-            client.hello()
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline and not any(s["closed"] for s in client.sessions()):
-                time.sleep(0.05)
-            lib = Library(tmp_path / "lib.sqlite")
-            device, fetched = sync(client, lib, progress=False)
-            return [parse_log(lib.data(device, s)) for s, _ in fetched], twin.events()
-        finally:
-            client.close()
+    return closed_sessions_on_twin(trace, tmp_path, settings, **twin_kw)[:2]
 
 
 @pytest.mark.parametrize("board", sorted(PROFILES))

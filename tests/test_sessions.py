@@ -1,19 +1,14 @@
 """Sessions on the device: started by sustained movement, ended after a pause,
 with every step of the run that started them; the button still starts and
 stops one by hand. The firmware runs on the twin, fed a trace."""
-import json
-import time
 
 import numpy as np
 
-from retrostride.client import Client, open_port
 from retrostride.demo_trace import generated_run
-from retrostride.library import Library
-from retrostride.logfile import parse_log
 from retrostride.replay import parse_settings
-from retrostride.sync import sync
 from retrostride.trace import Trace
-from retrostride.twin import Twin
+
+from .conftest import closed_sessions_on_twin
 
 RATE = 200.0
 
@@ -38,27 +33,8 @@ def running(seconds, seed):
 
 def sessions_on_twin(trace, settings, presses=(), tmp_path=None, expect=1):
     """Run the trace on the twin (no stop press at the end) and sync what it logged."""
-    twin = Twin(trace, flash_dir=tmp_path / "flash", presses=presses, stop_at_end=False)
-    (twin.flash_dir / "config.json").write_text(json.dumps(settings))
-    with twin:
-        client = Client(open_port(twin.port))
-        try:
-            client.hello()
-            end = time.monotonic() + 120
-            while time.monotonic() < end:  # the trace lasts; the twin's clock then stops with no data
-                st = client.status()
-                if any(e[0] == "trace_start" for e in twin.events()) and st["sessions"] >= expect \
-                        and not st["recording"]:
-                    break
-                time.sleep(0.1)
-            time.sleep(0.5)
-            lib = Library(tmp_path / "lib.sqlite")
-            device, fetched = sync(client, lib, progress=False)
-            logs = [parse_log(lib.data(device, sid)) for sid, _ in fetched]
-            lib.close()
-            return logs, client.status()
-        finally:
-            client.close()
+    logs, _, status = closed_sessions_on_twin(trace, tmp_path, settings, expect=expect, presses=presses)
+    return logs, status
 
 
 def first_step_on_time(got, truth):

@@ -15,7 +15,7 @@ from .library import Library
 from .logfile import parse_log
 from .sync import sync
 from .trace import axis_vector
-from .twin import Faults, Twin
+from .twin import Twin
 from .errors import UsageError
 
 CONFIG = {name: (default, lo, hi, choices) for name, default, lo, hi, choices in cat.CONFIG}
