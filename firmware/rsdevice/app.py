@@ -5,6 +5,7 @@
 import struct
 from array import array
 
+import micropython
 from micropython import const
 
 from . import config
@@ -18,7 +19,7 @@ from .link import Link
 from .sessionlog import SYNC_MS, SessionStore, SessionWriter
 from .tilt import Tilt
 
-_TICK_MS = const(5)        # idle wait between polls when the FIFO is below its watermark
+_TICK_MS = const(5)        # idle wait between polls while a host talks over the link
 _BATCH = const(64)         # samples per sensor per FIFO read (buffers sized for it)
 _POSTURE_EVERY = const(4)  # the slouch coach looks at the averaged lean every 4 samples
 _AUTO_SKIP_S = const(3)    # an auto reference starts this long into moving
@@ -38,6 +39,7 @@ _BATTERY_EVERY_MS = const(60000)   # the battery is read this often...
 _LOW_REMIND_MS = const(600000)     # ...and a low one buzzed this often
 _START_KB = const(12)      # a session starts only with this much free flash...
 _RESERVE_KB = const(8)     # ...and stops logging below this (its last records, END, littlefs's copy of a block)
+_BLOCK_KB = const(4)       # a sync may copy the file's last flash block
 _IMU_RETRY_MS = const(500) # while the IMU does not answer, try it again this often
 _REPL_WATCHDOG_MS = const(3600000)  # the REPL does not feed the watchdog: an hour to work in
 
@@ -87,6 +89,8 @@ class App:
         self.first_sample = 0     # sample index where the session began
         self.steps0 = 0           # detector's step count when the session began
         self.synced_at = 0        # board clock of the session file's last sync
+        self.free_est = 0         # free flash (kB), a worst-case estimate between statvfs calls
+        self.written_at = 0       # bytes the session had written at that estimate
         self.flash_full = False   # no room: nothing records until a sync frees some
         self.i2c_errors = 0
         self.imu_down = False     # the IMU failed: try it again at retry_at
@@ -126,7 +130,8 @@ class App:
         else:
             try:
                 if self.imu.batch_ready():
-                    na, ng = self.imu.read(self.acc, self.gyr)
+                    na = self.imu.read(self.acc, self.gyr)
+                    ng = self.imu.ng
             except OSError:
                 self.imu_error()
         try:
@@ -163,7 +168,10 @@ class App:
         elif self.by_movement and self.samples - self.bouts.last_step > self.cfg["session_end_s"] * self.imu.odr_hz:
             self.end_session()
         if not na:
-            board.sleep_ms(_TICK_MS)
+            # idle: sleep until the next batch is due (or the motor's next edge), not a
+            # 5 ms poll; while a host talks, poll the link every tick of _TICK_MS
+            wait = _TICK_MS if self.link.talking() else board.motor.ms_to_next(self.imu.ms_to_batch())
+            board.sleep_ms(wait if wait > 0 else 1)
 
     # --- the clock ------------------------------------------------------------
     def set_time(self, utc):
@@ -268,8 +276,18 @@ class App:
         store = self.store
         self.synced_at = self.board.ticks_ms()
         w.flush()
-        if store.free_kb() < _RESERVE_KB and not store.reclaim(_RESERVE_KB, keep=w.sid):
-            self.stop_logging()
+        # statvfs walks littlefs and allocates: ask it only when a worst-case
+        # estimate (every sync copying a whole block) could have reached the reserve
+        self.free_est -= _BLOCK_KB + (w.written - self.written_at) // 1024
+        self.written_at = w.written
+        if self.free_est >= 2 * _RESERVE_KB:
+            return
+        self.free_est = store.free_kb()
+        if self.free_est < _RESERVE_KB:
+            if not store.reclaim(_RESERVE_KB, keep=w.sid):
+                self.stop_logging()
+                return
+            self.free_est = store.free_kb()
 
     def stop_logging(self):
         """The flash is full: end the session with what it holds (a FAULT and
@@ -292,6 +310,7 @@ class App:
                 pass
         self.board.motor.play(_FLASH_FULL)
 
+    @micropython.native
     def process(self, na, ng):
         lost = self.imu.lost
         if lost:  # an overrun lost these before this batch
@@ -342,19 +361,21 @@ class App:
         tilt = self.tilt
         if tilt.has_reference():
             tilt.angles()
-        step = (det.step_n, det.n, min(det.interval * 1000 // self.imu.odr_hz, 0xFFFF),
-                min(det.cadence_dspm, 0xFFFF), min(max(det.peak, 0), 0xFFFF), tilt.pitch, tilt.roll,
-                direction, self.form_lean, self.form)
+        interval_ms = min(det.interval * 1000 // self.imu.odr_hz, 0xFFFF)
+        cadence = min(det.cadence_dspm, 0xFFFF)
+        peak = min(max(det.peak, 0), 0xFFFF)
         self.retro_cue(direction)
         if self.writer is None:
             if self.cfg["session_start"] == S.SESSION_START_MOVEMENT and self.armed and not self.flash_full:
-                self.hold_step(step, bouts.run)
+                self.hold_step((det.step_n, det.n, interval_ms, cadence, peak, tilt.pitch, tilt.roll,
+                                direction, self.form_lean, self.form), bouts.run)
                 if bouts.run >= self.cfg["session_start_steps"]:
                     self.start_on_movement()
             return
         if kind >= 0:
             self.log_bout(det.step_n, kind)
-        self.log_step(*step)
+        self.log_step(det.step_n, det.n, interval_ms, cadence, peak, tilt.pitch, tilt.roll, direction,
+                      self.form_lean, self.form)
 
     def log_step(self, step_n, n, interval_ms, cadence_dspm, peak_mg, pitch, roll, direction, lean, form):
         w = self.writer
@@ -587,6 +608,8 @@ class App:
             self.stop_logging()
             return False
         self.synced_at = self.board.ticks_ms()
+        self.free_est = self.store.free_kb()
+        self.written_at = 0
         self.board.motor.play(_START_PATTERN)
         return True
 
@@ -599,7 +622,7 @@ class App:
         up = self.cal.up
         fwd = self.cal.fwd
         v = S.FW_VERSION
-        w.write(S.R_HEADER, S.LOG_FORMAT_VERSION, v[0], v[1], v[2], sid,
+        w.write_tail(S.R_HEADER, None, S.LOG_FORMAT_VERSION, v[0], v[1], v[2], sid,
                           self.board.ticks_ms() & 0xFFFFFFFF, self.first_sample, imu.odr_hz,
                           imu.accel_fs_g, imu.gyro_fs_dps, up[0], up[1], up[2], fwd[0], fwd[1], fwd[2],
                           cfg["step_min_ms"], cfg["step_floor_mg"], cfg["slouch_threshold_deg"],

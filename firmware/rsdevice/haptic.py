@@ -31,3 +31,10 @@ class Haptic:
                 return
             self.pwm.duty_u16(self.strength if self.step % 2 == 0 else 0)
             self.until = self.clock.ticks_add(self.until, self.pattern[self.step])
+
+    def ms_to_next(self, longest):
+        """Until the pattern's next edge (at most `longest`)."""
+        if not self.active:
+            return longest
+        left = self.clock.ticks_diff(self.until, self.clock.ticks_ms())
+        return left if 0 < left < longest else (1 if left <= 0 else longest)

@@ -9,6 +9,7 @@ from . import schema as S
 from .wire import FrameReader, decode, encode
 
 _IDLE_RESET_MS = 500  # a frame cut off mid-way (cable pulled) is dropped after this
+_ACTIVE_MS = 2000     # after a byte, the host is talking: the loop polls the link often
 
 
 class Link:
@@ -24,6 +25,8 @@ class Link:
         self.last_byte = 0
         self.leave = False
         self.buf = bytearray(S.MAX_CHUNK)
+        self.byte = bytearray(1)    # read into, one byte at a time: nothing allocated per byte
+        self.active_at = -_ACTIVE_MS  # board clock of the last byte that arrived
 
     def open(self):
         micropython.kbd_intr(-1)
@@ -36,22 +39,29 @@ class Link:
         True if anything arrived."""
         board = self.board
         got = False
+        byte = self.byte
         for _ in range(budget):
-            if not self.poller.poll(0):
-                break
-            b = self.inp.read(1)
-            if not b:
+            ready = False
+            for _ in self.poller.ipoll(0):  # ipoll: no list per call, unlike poll
+                ready = True
+            if not ready or not self.inp.readinto(byte):
                 break
             got = True
-            r = self.reader.feed(b[0])
+            r = self.reader.feed(byte[0])
             if r is not None:
                 self._handle(r)
         now = board.ticks_ms()
         if got:
             self.last_byte = now
+            self.active_at = now
         elif self.reader.n and board.ticks_diff(now, self.last_byte) > _IDLE_RESET_MS:
             self.reader.reset()
         return got
+
+    def talking(self):
+        """True while a host is exchanging frames (bytes within _ACTIVE_MS)."""
+        board = self.board
+        return board.ticks_diff(board.ticks_ms(), self.active_at) < _ACTIVE_MS
 
     def send(self, tid, seq, values=(), tail: bytes | memoryview = b""):
         self.out.write(encode(tid, seq, values, tail))

@@ -7,6 +7,9 @@
 import binascii
 import os
 import struct
+from array import array
+
+import micropython
 from micropython import const
 
 from . import schema as S
@@ -147,39 +150,103 @@ class SessionStore:
         return self.free_kb() >= need_kb
 
 
+def _crc_table():
+    t = array("I", bytes(1024))
+    for i in range(256):
+        c = i
+        for _ in range(8):
+            c = (c >> 1) ^ 0xEDB88320 if c & 1 else c >> 1
+        t[i] = c
+    return t
+
+
+_TABLE = _crc_table()
+
+
+@micropython.viper
+def _crc16(buf, start: int, end: int, table) -> int:
+    """The low 16 bits of the CRC-32 of buf[start:end]: in machine words, so
+    no big int (a CRC-32 over 2^30 is one on a 32-bit port) and no slice."""
+    b = ptr8(buf)
+    t = ptr32(table)
+    c = uint(0xFFFFFFFF)
+    for i in range(start, end):
+        c = uint(t[(c ^ uint(b[i])) & uint(0xFF)]) ^ (c >> 8)
+    return int((c ^ uint(0xFFFFFFFF)) & uint(0xFFFF))
+
+
 class SessionWriter:
     """Appends checksummed records to one session file. Each record is packed
-    into a pre-allocated buffer; the app decides when to flush (sync)."""
+    into a pre-allocated buffer; the app decides when to flush (sync).
+    write() takes up to 10 fields by position and allocates nothing (a
+    record's views are made once per length); longer records go through
+    write_tail()."""
 
     def __init__(self, store, sid):
         self.sid = sid
         self.f = open(_name(sid, _OPEN), "ab")
         self.buf = bytearray(3 + 255 + 2)
         self.mv = memoryview(self.buf)
+        self.views: list = [None] * len(self.buf)
+        for rtype in S.RECORD:  # every fixed-size record's view, made now rather than mid-run
+            size = struct.calcsize(S.RECORD[rtype])
+            self.views[size] = self.mv[:5 + size]
         self.pending = 0
         self.records = 0
+        self.written = 0  # bytes appended
 
-    def write(self, rtype, *values):
-        self.write_tail(rtype, None, *values)
+    def write(self, rtype, a=0, b=0, c=0, d=0, e=0, f=0, g=0, h=0, i=0, j=0):
+        fmt = S.RECORD[rtype]
+        n = len(fmt) - 1  # one letter per field
+        buf = self.buf
+        if n == 1:
+            struct.pack_into(fmt, buf, 3, a)
+        elif n == 2:
+            struct.pack_into(fmt, buf, 3, a, b)
+        elif n == 3:
+            struct.pack_into(fmt, buf, 3, a, b, c)
+        elif n == 4:
+            struct.pack_into(fmt, buf, 3, a, b, c, d)
+        elif n == 5:
+            struct.pack_into(fmt, buf, 3, a, b, c, d, e)
+        elif n == 6:
+            struct.pack_into(fmt, buf, 3, a, b, c, d, e, f)
+        elif n == 7:
+            struct.pack_into(fmt, buf, 3, a, b, c, d, e, f, g)
+        elif n == 8:
+            struct.pack_into(fmt, buf, 3, a, b, c, d, e, f, g, h)
+        elif n == 9:
+            struct.pack_into(fmt, buf, 3, a, b, c, d, e, f, g, h, i)
+        else:
+            struct.pack_into(fmt, buf, 3, a, b, c, d, e, f, g, h, i, j)
+        self._finish(rtype, struct.calcsize(fmt))
 
     def write_tail(self, rtype, tail, *values):
         """A record whose fixed fields are followed by the bytes of `tail`
-        (a buffer, or None)."""
+        (a buffer, or None); any number of fields."""
         fmt = S.RECORD[rtype]
-        buf = self.buf
         size = struct.calcsize(fmt)
-        struct.pack_into(fmt, buf, 3, *values)
+        struct.pack_into(fmt, self.buf, 3, *values)
         if tail is not None:
             n = len(tail)
             self.mv[3 + size:3 + size + n] = tail
             size += n
+        self._finish(rtype, size)
+
+    def _finish(self, rtype, size):
+        """Frame the payload packed at buf[3:3 + size] and append it."""
+        buf = self.buf
         buf[0] = S.RECORD_MAGIC
         buf[1] = rtype
         buf[2] = size
-        crc = binascii.crc32(self.mv[1:3 + size]) & 0xFFFF
+        crc = _crc16(buf, 1, 3 + size, _TABLE)
         buf[3 + size] = crc & 0xFF
         buf[4 + size] = crc >> 8
-        self.f.write(self.mv[:5 + size])
+        view = self.views[size]
+        if view is None:
+            view = self.views[size] = self.mv[:5 + size]
+        self.f.write(view)
+        self.written += 5 + size
         self.records += 1
         self.pending += 1
 
