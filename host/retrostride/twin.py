@@ -72,8 +72,9 @@ class Twin:
     """with Twin(trace) as twin: ... twin.port is a path pyserial can open."""
 
     def __init__(self, trace=None, flash_dir=None, heap=HEAP, realtime=False, stop_at_end=True, presses=(),
-                 faults=None, freq_fine=0, board="lolin_d32", battery_mv=3900):
+                 faults=None, freq_fine=0, board="lolin_d32", battery_mv=3900, firmware=None):
         self.trace = trace
+        self.firmware = Path(firmware) if firmware else FIRMWARE  # a folder with main.py and rsdevice/
         self._tmp = tempfile.TemporaryDirectory(prefix="retrostride-twin-")
         work = Path(self._tmp.name)
         self.flash_dir = Path(flash_dir) if flash_dir else work / "flash"
@@ -111,7 +112,7 @@ class Twin:
         self.port = os.ttyname(slave)
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
-            [micropython_binary(), "-X", "heapsize=" + self.heap, "-i", str(FIRMWARE / "main.py")],
+            [micropython_binary(), "-X", "heapsize=" + self.heap, "-i", str(self.firmware / "main.py")],
             stdin=master, stdout=master, stderr=self._log, cwd=self.flash_dir, env=env,
             close_fds=True)
         os.close(master)
