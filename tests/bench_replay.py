@@ -2,15 +2,22 @@
 twin's clock, and the per-sample cost of the step detector, the direction and the tilt
 fusion on the MicroPython VM (bytecode), with the ESP32 figures they imply."""
 import json
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
+from rich.console import Console
+from rich.table import Table
 
 from retrostride.datasets import load, shared_traces
 from retrostride.demo_trace import generated_run
 from retrostride.replay import run_replay
-from retrostride.trace import add_lean, axis_vector
+from retrostride.trace import add_lean, axis_vector, write_trace
 
+from .bench_tick import ODR
 from .conftest import vm_json
 
 # Published perf_bench figures put an ESP32 at 240 MHz ~110x slower than this VM on bytecode.
@@ -22,6 +29,7 @@ def main():
     report, _ = run_replay(trace)
     s = report["summary"]
     print(f"generated 120 s run: replay speed {s['replay_speed_x']} x real time ({s['wall_s']} s wall)")
+    figures = whole_loop(report)
     if shared_traces():
         t0 = time.monotonic()
         recs = load("alcantara")
@@ -48,7 +56,75 @@ def main():
     us = out["us_per_sample"]
     print(f"step detector: {us:.2f} us/sample on the unix VM -> ~{us * ESP32_SLOWDOWN:.0f} us/sample "
           f"on an ESP32 (x{ESP32_SLOWDOWN}), {us * ESP32_SLOWDOWN * 104 / 1e4:.1f} % of one core at 104 Hz")
-    print(json.dumps({"replay_speed_x": s["replay_speed_x"], "detector_us_per_sample_vm": round(us, 3)}))
+    figures["detector_us_per_sample_vm"] = round(us, 3)
+    Path("build").mkdir(exist_ok=True)
+    Path("build/bench.json").write_text(json.dumps(figures, indent=1) + "\n")
+    table = Table(title="make bench (build/bench.json)", show_header=False)
+    for k, v in figures.items():
+        table.add_row(k, str(v))
+    Console().print(table)
+
+
+def whole_loop(report_120s):
+    """The figures of the lean device path: the whole tick, its heap, the
+    ESP32 share it implies with the I2C bus time, an hour's replay, the sync
+    model, the heap floor."""
+    from .bench_tick import chunk_cost, heap_floor_kb, sync_model, tick_cost, twin_modules_kb
+    run, _ = generated_run(seconds=120.0, mounted=False)
+    tick = tick_cost(run)
+    us = tick["tick_us_per_sample"]
+    # the I2C bus at 400 kHz, 9 bits a byte: per 8-sample batch two status reads
+    # (address, register, restart, address, 2 bytes) and the 16 words (address,
+    # register, restart, address, 112 bytes); an idle tick between batches reads the status once more
+    bus_us_per_batch = (3 * 6 + 4 + 112) * 9 / 400e3 * 1e6
+    bus_share = bus_us_per_batch * (ODR / 8) / 1e6
+    out = {"tick_us_per_sample": us,
+           "esp32_cpu_share_k110": round(us * 110 * ODR / 1e6 + bus_share, 4),
+           "esp32_cpu_share_k150": round(us * 150 * ODR / 1e6 + bus_share, 4),
+           "i2c_bus_share": round(bus_share, 4),
+           "alloc_bytes_per_batch": tick["alloc_bytes_per_batch"]}
+    print(f"whole tick: {us} us/sample on the VM ({tick['samples']} samples, {tick['batches']} batches, "
+          f"{tick['records']} records); {tick['alloc_bytes_per_batch']} B allocated per batch")
+    hour, _ = generated_run(seconds=3600.0)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = write_trace(Path(tmp) / "hour.csv", hour.t, hour.accel)
+        t0 = time.monotonic()
+        r = subprocess.run([str(Path(sys.executable).with_name("retrostride")), "replay", str(path), "--json",
+                            str(Path(tmp) / "r.json"), "--quiet"], capture_output=True, text=True)
+        wall = time.monotonic() - t0
+        if r.returncode:
+            raise RuntimeError(r.stderr)
+        session = json.loads((Path(tmp) / "r.json").read_text())
+    out["replay_speed_1h"] = round(3600.0 / wall, 1)
+    print(f"`retrostride replay` of a one-hour trace: {wall:.1f} s, {3600 / wall:.0f} x real time")
+    # an hour's session: the bytes the 120 s session took, x 30
+    size = 30 * sum(5 + n for n in _record_sizes(report_120s))
+    chunk_us = chunk_cost()
+    for name, kw in (("sync_s_1h_921600", {"baud": 921600}), ("sync_s_1h_115200", {"baud": 115200}),
+                     ("sync_s_1h_usb", {"usb": True})):
+        total, wire = sync_model(size, chunk_us * 110, **kw)
+        out[name] = round(total, 2)
+        out[name + "_wire"] = round(wire, 2)
+    out["session_bytes_1h"] = size
+    out["device_us_per_chunk_k110"] = round(chunk_us * 110, 1)
+    floor = heap_floor_kb(generated_run(seconds=20.0)[0])
+    twin_kb = twin_modules_kb()
+    out["heap_floor_kb"] = floor
+    out["heap_twin_modules_kb"] = round(twin_kb, 1)
+    out["heap_floor_board_kb"] = round(floor - twin_kb, 1) if floor else None
+    out["session_steps_1h_run"] = session["summary"]["steps"]
+    return out
+
+
+def _record_sizes(report):
+    """Payload sizes of a session's records, from the catalogue and the report's counts."""
+    from rsproto import wire
+    sizes = [wire.RECORD_SIZE["HEADER"], wire.RECORD_SIZE["END"]]
+    sizes += [wire.RECORD_SIZE["STEP"]] * len(report["steps"])
+    sizes += [wire.RECORD_SIZE["BOUT"]] * len(report["bouts"])
+    sizes += [wire.RECORD_SIZE["ALERT_START"] + wire.RECORD_SIZE["ALERT_END"]] * len(report["alerts"])
+    sizes += [wire.RECORD_SIZE["FORM"]] * len(report["forms"])
+    return sizes
 
 
 def alert_latency(angles=(15, 20, 25, 35)):

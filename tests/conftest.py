@@ -18,7 +18,7 @@ needs_shared = pytest.mark.skipif(SHARED is None, reason="../shared/traces is ab
                                   "this test needs the real recordings; CI has them")
 
 
-def run_vm(code, heap="220K", with_twin=False, cwd=None, env=None, timeout=120):
+def run_vm(code, heap="220K", with_twin=False, cwd=None, env=None, timeout=120, stdin=None):
     """Run `code` on the micropython binary with the firmware package on its
     path (and the twin's machine/time when with_twin); returns stdout. The
     script's last printed line may be JSON: see vm_json."""
@@ -26,7 +26,7 @@ def run_vm(code, heap="220K", with_twin=False, cwd=None, env=None, timeout=120):
     full_env = dict(os.environ, MICROPYPATH=":".join(path))
     full_env.update(env or {})
     proc = subprocess.run([micropython_binary(), "-X", "heapsize=" + heap, "-c", textwrap.dedent(code)],
-                          capture_output=True, text=True, cwd=cwd, env=full_env, timeout=timeout)
+                          capture_output=True, text=True, cwd=cwd, env=full_env, timeout=timeout, stdin=stdin)
     if proc.returncode != 0:
         raise AssertionError(f"micropython exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
     return proc.stdout

@@ -78,7 +78,7 @@ def test_lsm6dsox_driver_against_the_twin_registers():
     regs = {r: i2c.readfrom_mem(0x6A, r, 1)[0] for r in (0x10, 0x11, 0x12, 0x09, 0x0A)}
     time.sleep_ms(200)  # about 20 samples of each sensor at 104 Hz
     acc = array("h", bytes(6 * 64)); gyr = array("h", bytes(6 * 64))
-    na, ng = imu.read(acc, gyr)
+    na = imu.read(acc, gyr); ng = imu.ng
     try:
         LSM6DSOX(i2c, time, address=0x6B)
         missing = None
@@ -110,7 +110,7 @@ def test_twin_quantises_and_saturates_at_full_scale(tmp_path):
     imu = LSM6DSOX(machine.I2C(0), time)
     time.sleep_ms(100)
     acc = array("h", bytes(6 * 64)); gyr = array("h", bytes(6 * 64))
-    na, ng = imu.read(acc, gyr)
+    na = imu.read(acc, gyr); ng = imu.ng
     print(json.dumps({"acc": list(acc[:3]), "gyr": list(gyr[:3])}))
     """, with_twin=True, env={"RS_TWIN_TRACE": str(path)})
     assert out["acc"] == [32767, -1025, 2049]   # 20 g saturates at +-16 g; -0.5 g = -1024.6 LSB
@@ -126,7 +126,7 @@ def test_fifo_overrun_is_counted_not_fatal():
     time.sleep_ms(10000)  # a slow reader: far more than the FIFO holds
     ready = imu.batch_ready()  # this status read sees (and clears) the latched flag
     acc = array("h", bytes(6 * 64)); gyr = array("h", bytes(6 * 64))
-    na, ng = imu.read(acc, gyr)
+    na = imu.read(acc, gyr); ng = imu.ng
     print(json.dumps({"overruns": imu.overruns, "lost": imu.lost, "na": na, "ready": ready}))
     """, with_twin=True)
     # the overrun seen by batch_ready's status read is not lost to read()'s;
@@ -232,3 +232,15 @@ def test_the_twin_answers_as_the_chip_to_a_wrong_driver():
     assert 24 <= out["slow"] <= 26                  # 12.5 Hz x 2 sensors x 1 s, not 208
     assert out["wtm"] == 0                          # no watermark, no watermark flag
     assert out["refused"] and "different rates" in out["refused"]
+
+
+def test_the_whole_tick_allocates_nothing_in_steady_state():
+    """A generated run through whole loop ticks (FIFO read, tilt, steps,
+    direction, posture, bouts, STEP/BOUT/FORM records, the 5 s syncs, link
+    poll, motor, button) with the heap locked: one allocation fails it."""
+    from retrostride.demo_trace import generated_run
+
+    from .bench_tick import HEAP_LOCKED, run_harness
+    out = run_harness(HEAP_LOCKED, generated_run(seconds=60.0, mounted=False)[0], heap="1M")  # room for the words
+    assert out["failed"] is None, out["failed"]
+    assert out["ticks"] > 500 and out["records"] > 100 and out["syncs"] >= 8

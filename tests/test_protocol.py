@@ -95,7 +95,9 @@ def test_firmware_codec_matches_golden_on_the_vm():
         v = vals(rec["fields"])
         if v and isinstance(v[-1], bytes):  # trailing bytes (RAW samples)
             w.write_tail(rec["type"], v[-1], *v[:-1])
-        else:
+        elif len(v) > 10:  # the HEADER: the long path, as the app writes it
+            w.write_tail(rec["type"], None, *v)
+        else:  # the allocation-free path the loop uses
             w.write(rec["type"], *v)
         w.close()
         with open("sessions/%%08d.rsl" %% (900 + i), "rb") as f:
