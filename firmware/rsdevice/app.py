@@ -170,7 +170,7 @@ class App:
         if not na:
             # idle: sleep until the next batch is due (or the motor's next edge), not a
             # 5 ms poll; while a host talks, poll the link every tick of _TICK_MS
-            wait = _TICK_MS if self.link.talking() else board.motor.ms_to_next(self.imu.ms_to_batch())
+            wait = board.motor.ms_to_next(_TICK_MS if self.link.talking() else self.imu.ms_to_batch())
             board.sleep_ms(wait if wait > 0 else 1)
 
     # --- the clock ------------------------------------------------------------

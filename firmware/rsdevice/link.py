@@ -109,9 +109,11 @@ class Link:
             if offset > size or length > S.MAX_CHUNK:
                 self.error(S.E_BAD_RANGE, tid, seq)
                 return
-            if self.app.writer and self.app.writer.sid == sid:
+            recording = self.app.writer and self.app.writer.sid == sid
+            if recording:
                 self.app.writer.flush()
-            n = self.store.read(sid, offset, min(length, size - offset), self.buf) if offset < size else 0
+            n = self.store.read(sid, offset, min(length, size - offset), self.buf, keep=not recording) \
+                if offset < size else 0
             self.send(S.SESSION_CHUNK, seq, (sid, offset), memoryview(self.buf)[:n])
         elif tid == S.CONFIRM_SESSION:
             sid, crc = args

@@ -35,6 +35,8 @@ class SessionStore:
         except OSError:
             pass
         self._crc = {}  # sid -> (size, crc32) cache for closed sessions
+        self._rf = None  # a closed session's file kept open for reading, and its id
+        self._rf_sid = 0
 
     def count_boot(self):
         """This boot's number (one more than the last; kept on flash)."""
@@ -102,11 +104,30 @@ class SessionStore:
         p = self.path(sid)
         return p is not None and p.endswith(_DONE)
 
-    def read(self, sid, offset, length, buf):
-        """Read into buf (bytearray); returns the byte count."""
-        with open(self._existing(sid), "rb") as f:
-            f.seek(offset)
-            return f.readinto(memoryview(buf)[:length])
+    def read(self, sid, offset, length, buf, keep=False):
+        """Read into buf (bytearray); returns the byte count. keep: a closed
+        session's file stays open for the next chunk (a sync reads hundreds
+        in a row; opening each time was most of a chunk's cost)."""
+        if self._rf is not None and self._rf_sid == sid:
+            f = self._rf
+        else:
+            self.forget()
+            f = open(self._existing(sid), "rb")
+        f.seek(offset)
+        n = f.readinto(memoryview(buf)[:length])
+        if keep:
+            self._rf = f
+            self._rf_sid = sid
+        else:
+            f.close()
+            self._rf = None
+        return n
+
+    def forget(self):
+        """Close the file kept open for reading (before it is renamed or deleted)."""
+        if self._rf is not None:
+            self._rf.close()
+            self._rf = None
 
     def crc(self, sid, buf):
         size = self.size(sid)
@@ -124,6 +145,7 @@ class SessionStore:
         return crc
 
     def mark_confirmed(self, sid):
+        self.forget()
         p = self.path(sid)
         if p and p.endswith(_OPEN):
             os.rename(p, _name(sid, _DONE))
@@ -145,6 +167,7 @@ class SessionStore:
             if self.free_kb() >= need_kb:
                 return True
             if sid != keep and self.confirmed(sid):
+                self.forget()
                 os.remove(_name(sid, _DONE))
                 self._crc.pop(sid, None)
         return self.free_kb() >= need_kb
