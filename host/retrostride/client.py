@@ -28,6 +28,7 @@ def open_port(port, timeout=0.05):
 
 
 ERROR_TYPE = wire.MESSAGE_BY_NAME["ERROR"][0]
+WINDOW = 8      # READ_SESSION requests in flight: 8 x 21 B, well inside the ESP32's 256 B stdin ring
 QUIET_S = 0.05  # the device answers a frame within a loop tick (5 ms); ten of them is quiet
 REPLY_TYPE = {wire.MESSAGE_BY_NAME[req][0]: wire.MESSAGE_BY_NAME[rep][0] for req, rep in cat.REPLIES}
 
@@ -178,6 +179,31 @@ class Client:
             raise LinkError(f"chunk for session {f['session_id']} offset {f['offset']}, "
                             f"asked {session_id} offset {offset}")
         return f["data"]
+
+    def read_window(self, session_id, spans):
+        """Chunks [(offset, length), ...] with up to WINDOW requests in flight
+        (their frames fit the ESP32's ~256 B stdin ring), so the device serves
+        one while the next is on the wire. Yields each chunk's data in order; a
+        reply that does not come is asked for again alone (with retries)."""
+        tid = wire.MESSAGE_BY_NAME["READ_SESSION"][0]
+        for i in range(0, len(spans), WINDOW):
+            batch = spans[i:i + WINDOW]
+            seqs = []
+            try:
+                for offset, length in batch:
+                    self.seq = (self.seq + 1) & 0xFF
+                    seqs.append(self.seq)
+                    self.ser.write(wire.encode_message("READ_SESSION", seq=self.seq, session_id=session_id,
+                                                       offset=offset, length=length))
+                for (offset, length), seq in zip(batch, seqs):
+                    reply = self._read_reply(tid, seq)
+                    if reply is None or reply[0] == "ERROR" or reply[1]["offset"] != offset \
+                            or reply[1]["session_id"] != session_id:
+                        yield self.read(session_id, offset, length)  # alone, with its retries and errors
+                    else:
+                        yield reply[1]["data"]
+            except (serial.SerialException, OSError) as e:
+                raise LinkError(f"the link to {self.port} dropped during READ_SESSION: {e}") from None
 
     def confirm(self, session_id, crc32):
         return self.request("CONFIRM_SESSION", session_id=session_id, crc32=crc32)[1]

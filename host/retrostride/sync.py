@@ -47,13 +47,12 @@ def sync(client, library, progress=True, confirm=True, chunk=cat.MAX_CHUNK):
             sid, size = info["session_id"], info["size"]
             offset = library.begin(device, sid, size, info["crc32"])
             task = bar.add_task("sync", total=size, completed=offset, sid=sid)
-            while offset < size:
-                data = client.read(sid, offset, min(chunk, size - offset))
-                if not data:
-                    raise IOError(f"session {sid}: device returned no data at offset {offset}")
-                library.add_chunk(device, sid, offset, data)
-                offset += len(data)
-                bar.update(task, completed=offset)
+            spans = [(o, min(chunk, size - o)) for o in range(offset, size, chunk)]
+            for (at, length), data in zip(spans, client.read_window(sid, spans)):
+                if len(data) != length:
+                    raise IOError(f"session {sid}: device returned {len(data)} bytes at offset {at}, asked {length}")
+                library.add_chunk(device, sid, at, data)
+                bar.update(task, completed=at + length)
             if not library.finish(device, sid):
                 raise IOError(f"session {sid}: CRC of the downloaded copy differs from the device's; "
                               f"it was discarded, run sync again")

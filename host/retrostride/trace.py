@@ -45,6 +45,54 @@ class Trace:
 
 
 def read_trace(path):
+    """A trace CSV. A well-formed file is read by numpy at once; anything numpy
+    cannot read, or values out of bounds, go through the line-by-line reader,
+    whose errors name the file and line."""
+    fast = _read_fast(Path(path))
+    return fast if fast is not None else _read_checked(path)
+
+
+def _read_fast(path):
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (UnicodeDecodeError, OSError):
+        return None
+    lines = text.splitlines()
+    meta = {}
+    i = 0
+    while i < len(lines) and (lines[i].startswith("#") or not lines[i].strip()):
+        key, sep, value = lines[i][1:].partition(":")
+        if sep:
+            meta[key.strip()] = value.strip()
+        i += 1
+    if i >= len(lines) or "rate_hz" in meta and not _positive(meta["rate_hz"]):
+        return None
+    header = [c.strip() for c in lines[i].split(",")]
+    want = ("t_s",) + ACCEL + GYRO if all(c in header for c in GYRO) else ("t_s",) + ACCEL
+    if any(c not in header for c in want) or any(c in header for c in GYRO) and len(want) == 4:
+        return None
+    try:
+        data = np.loadtxt(lines[i + 1:], delimiter=",", ndmin=2, comments="#")
+    except ValueError:
+        return None
+    if data.shape[0] < 2 or data.shape[1] != len(header):
+        return None
+    data = data[:, [header.index(c) for c in want]]
+    bounds = np.array([LIMIT[c] for c in want])
+    if not np.all(np.isfinite(data)) or np.any(np.abs(data) > bounds) or np.any(np.diff(data[:, 0]) <= 0):
+        return None
+    gyro = data[:, 4:7] if data.shape[1] == 7 else None
+    return Trace(t=data[:, 0], accel=data[:, 1:4], gyro=gyro, meta=meta)
+
+
+def _positive(text):
+    try:
+        return float(text) > 0
+    except ValueError:
+        return False
+
+
+def _read_checked(path):
     path = Path(path)
     meta = {}
     rows = []
@@ -136,6 +184,34 @@ def write_twin_binary(trace, path):
     with open(path, "wb") as f:
         f.write(b"RSTW" + struct.pack("<I", n))
         f.write(data.tobytes())
+    return path
+
+
+# the twin's usual setting: 104 Hz, +-16 g (0.488 mg/LSB), +-2000 dps (70 mdps/LSB)
+WORDS_ODR = 104
+WORDS_SCALE = (1000 / 0.488, 1000 / 70.0)
+
+
+def write_twin_words(trace, path):
+    """The FIFO words the twin's chip would make at its usual setting, made
+    here at once with numpy: per sample an accel word then a gyro word (tag,
+    then three int16), the trace linearly interpolated at each sample's time
+    and quantised as the twin does (round half to even, saturating). The twin
+    serves these when the firmware sets the chip that way, and computes words
+    itself otherwise."""
+    t0 = float(np.float32(trace.t[0]))
+    t = (trace.t - trace.t[0]).astype("<f4").astype(float)
+    n = int(np.floor(float(t[-1]) * WORDS_ODR)) + 1
+    at = np.arange(n) / WORDS_ODR
+    gyro = trace.gyro if trace.gyro is not None else np.zeros((len(t), 3))
+    words = np.zeros((n, 2, 7), dtype=np.uint8)
+    for k, (data, scale, tag) in enumerate(((trace.accel, WORDS_SCALE[0], 0x02), (gyro, WORDS_SCALE[1], 0x01))):
+        v = np.column_stack([np.interp(at, t, data[:, j].astype("<f4").astype(float)) for j in range(3)])
+        raw = np.clip(np.round(v * scale), -32768, 32767).astype("<i2")
+        words[:, k, 0] = (tag << 3) | ((np.arange(n) & 3) << 1)
+        words[:, k, 1:] = raw.view(np.uint8).reshape(n, 6)
+    del t0
+    Path(path).write_bytes(words.tobytes())
     return path
 
 

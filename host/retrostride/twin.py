@@ -9,7 +9,7 @@ import tempfile
 import tty
 from pathlib import Path
 
-from .trace import write_twin_binary
+from .trace import write_twin_binary, write_twin_words
 from .errors import UsageError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -105,6 +105,7 @@ class Twin:
         env["RS_TWIN_BATTERY_MV"] = str(self.battery_mv)
         if self.trace is not None:
             env["RS_TWIN_TRACE"] = str(write_twin_binary(self.trace, Path(self._tmp.name) / "trace.bin"))
+            env["RS_TWIN_WORDS"] = str(write_twin_words(self.trace, Path(self._tmp.name) / "trace.words"))
         master, slave = os.openpty()
         tty.setraw(slave)  # no echo, no CR/LF translation: frames pass byte-exact
         tty.setraw(master)
