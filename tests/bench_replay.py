@@ -105,6 +105,8 @@ def whole_loop(report_120s):
         total, wire = sync_model(size, chunk_us * 110, **kw)
         out[name] = round(total, 2)
         out[name + "_wire"] = round(wire, 2)
+    # the same with one request at a time (before the window), for comparison
+    out["sync_s_1h_921600_one_at_a_time"] = round(sync_model(size, chunk_us * 110, baud=921600, window=1)[0], 2)
     out["session_bytes_1h"] = size
     out["device_us_per_chunk_k110"] = round(chunk_us * 110, 1)
     floor = heap_floor_kb(generated_run(seconds=20.0)[0])

@@ -232,13 +232,15 @@ for i in range(2000):
 w.close()
 link = Link(Board(), store, App())
 size = store.size(1)
-n = 0
-t0 = time.ticks_us()
-for off in range(0, size - S.MAX_CHUNK, S.MAX_CHUNK):
-    link._handle((0, S.READ_SESSION, n & 0xFF, encode(S.READ_SESSION, 0, (1, off, S.MAX_CHUNK))[7:-4]))
-    n += 1
-dt = time.ticks_diff(time.ticks_us(), t0)
-print(json.dumps({"us_per_chunk": dt / n, "chunks": n}))
+requests = [encode(S.READ_SESSION, 0, (1, off, S.MAX_CHUNK))[7:-4] for off in range(0, size - S.MAX_CHUNK, S.MAX_CHUNK)]
+best = None
+for _ in range(5):  # the least of five passes: this machine's other work is not the device's
+    t0 = time.ticks_us()
+    for n, payload in enumerate(requests):
+        link._handle((0, S.READ_SESSION, n & 0xFF, payload))
+    dt = time.ticks_diff(time.ticks_us(), t0) / len(requests)
+    best = dt if best is None or dt < best else best
+print(json.dumps({"us_per_chunk": best, "chunks": len(requests)}))
 """
 
 
@@ -248,20 +250,28 @@ def chunk_cost():
         return vm_json(CHUNK_CODE, cwd=tmp, heap="1M")["us_per_chunk"]
 
 
-def sync_model(session_bytes, device_us_per_chunk, baud=None, usb=False):
-    """Seconds to sync a session: one request in flight (the ESP32's ~256 B stdin
-    ring), each round trip the request on the wire, the device serving the chunk,
-    the reply on the wire. UART: 10 bits a byte; native USB (full speed CDC): 1 ms
-    frames each way, ~1 MB/s."""
+def sync_model(session_bytes, device_us_per_chunk, baud=None, usb=False, window=None):
+    """(seconds to sync a session, the wire's own limit). The link is full
+    duplex: requests and replies travel on their own lines, so the limit is
+    the replies' time on the wire. The client keeps `window` READ_SESSION
+    requests in flight (client.WINDOW, inside the ESP32's ~256 B stdin ring):
+    per window one round trip to fill the pipe, then each chunk costs the
+    longer of its reply on the wire and the device serving it. UART: 10 bits a
+    byte; native USB (full-speed CDC): 1 ms frames each way, ~1 MB/s."""
+    from retrostride.client import WINDOW
     from rsproto import catalogue as cat
+    window = window or WINDOW
     chunks = -(-session_bytes // cat.MAX_CHUNK)
     request = 7 + 10 + 4
     reply = 7 + 8 + cat.MAX_CHUNK + 4
     if usb:
-        wire = 2e-3 + (request + reply) / 1e6
+        req_s, reply_s, turn = request / 1e6, reply / 1e6, 2e-3
     else:
-        wire = (request + reply) * 10 / baud
-    return chunks * (wire + device_us_per_chunk / 1e6), chunks * wire
+        req_s, reply_s, turn = request * 10 / baud, reply * 10 / baud, 0.0
+    dev = device_us_per_chunk / 1e6
+    windows = -(-chunks // window)
+    total = windows * (turn + req_s + dev) + chunks * max(reply_s, dev if window > 1 else dev + req_s)
+    return total, chunks * reply_s
 
 
 # --- the heap floor: the firmware as .mpy files on the twin ------------------------------

@@ -124,16 +124,18 @@ def test_sync_resumes_after_the_cable_is_pulled(tmp_path, generated):
     twin, client = _finished_twin(generated[0])
     try:
         lib = Library(tmp_path / "lib.sqlite")
-        real_read = client.read
-        calls = []
+        real_reply = client._read_reply
+        chunks = []
 
-        def pulled_after_two(*a):
-            if len(calls) == 2:
-                client.ser.close()  # the cable comes out mid-sync
-            calls.append(a)
-            return real_read(*a)
+        def pulled_after_two(tid, seq):
+            if tid == 0x04 and len(chunks) == 2:
+                client.ser.close()  # the cable comes out mid-sync, two chunks in:
+                client.rx.clear()   # what was on its way is lost with it
+            if tid == 0x04:
+                chunks.append(seq)
+            return real_reply(tid, seq)
 
-        client.read = pulled_after_two
+        client._read_reply = pulled_after_two
         with pytest.raises(Exception):
             sync(client, lib, progress=False)
         c = Client(open_port(twin.port))  # plugged in again

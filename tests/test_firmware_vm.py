@@ -244,3 +244,29 @@ def test_the_whole_tick_allocates_nothing_in_steady_state():
     out = run_harness(HEAP_LOCKED, generated_run(seconds=60.0, mounted=False)[0], heap="1M")  # room for the words
     assert out["failed"] is None, out["failed"]
     assert out["ticks"] > 500 and out["records"] > 100 and out["syncs"] >= 8
+
+
+def test_the_twins_precomputed_words_equal_its_own_model(tmp_path):
+    """The words the host makes with numpy for the usual setting are the
+    words the twin's per-word model makes from the same trace."""
+    from retrostride.demo_trace import generated_run
+    from retrostride.trace import write_twin_binary, write_twin_words
+    trace = generated_run(seconds=8.0, seed=3)[0]
+    trace.gyro = trace.accel[:, ::-1] * 300.0  # a gyro too, beyond full scale at times
+    env = {"RS_TWIN_TRACE": str(write_twin_binary(trace, tmp_path / "t.bin"))}
+    code = """
+    import json, machine, time
+    from array import array
+    from rsdevice.lsm6dsox import LSM6DSOX
+    imu = LSM6DSOX(machine.I2C(0), time)
+    time.sleep_ms(3000)
+    out = []
+    acc = array("h", bytes(6 * 64)); gyr = array("h", bytes(6 * 64))
+    for _ in range(3):
+        na = imu.read(acc, gyr)
+        out += list(acc[:3 * na]) + list(gyr[:3 * imu.ng])
+    print(json.dumps(out))
+    """
+    model = vm_json(code, with_twin=True, env=env)
+    words = vm_json(code, with_twin=True, env=dict(env, RS_TWIN_WORDS=str(write_twin_words(trace, tmp_path / "t.w"))))
+    assert len(model) > 300 and words == model

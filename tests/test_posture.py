@@ -163,8 +163,10 @@ def test_long_press_calibrates_upright_and_forward(tmp_path):
 
 def test_calibration_while_moving_is_refused_and_the_old_one_kept(tmp_path):
     (tmp_path / "config.json").write_text('{"calibration": [0, 0, 1000, 0, 1000, 0]}')
-    trace, _ = generated_run(seconds=14.0)
-    running = Trace(t=trace.t[trace.t > 3.5], accel=trace.accel[trace.t > 3.5], gyro=None)  # running throughout
+    # running throughout, long enough that the command finds the runner still running: the
+    # twin's clock runs far ahead of real time while the trace lasts
+    trace, _ = generated_run(seconds=300.0)
+    running = Trace(t=trace.t[trace.t > 3.5], accel=trace.accel[trace.t > 3.5], gyro=None)
     c, _ = calibrate_on_twin(running, flash_dir=tmp_path)
     assert c["refusal"] == REFUSAL["MOVING"]
     assert c["state"] == 2 and [c["fwd_x"], c["fwd_y"], c["fwd_z"]] == [0, 1000, 0]
