@@ -226,3 +226,16 @@ def test_the_chips_own_rate_deviation_keeps_step_times_true(fine, clean_replays)
     # intervals on the true clock (the median cadence moves in whole samples, 3 % apart: the mean does not)
     mean = [np.mean([s["interval_s"] for s in r["steps"] if s["interval_s"]]) for r in (clean, report)]
     assert abs(mean[1] / mean[0] - 1) < 0.005, mean
+
+
+def test_the_twin_can_charge_the_firmwares_processing_to_its_clock():
+    """With a CPU factor the firmware's work takes time on the twin's clock: the
+    same run's session lasts longer on it (the steps stay the trace's)."""
+    trace = generated_run(seconds=30.0, seed=15)[0]
+    plain, _ = run_replay(trace)
+    charged, _ = run_replay(trace, cpu_factor=500)
+    # the steps come from the samples: the same ones, at the same times
+    assert charged["summary"]["steps"] == plain["summary"]["steps"]
+    # the buzzes are when the device got to them: later once its processing takes time
+    lag = [b["t"] - a["t"] for a, b in zip(plain["buzzes"], charged["buzzes"])]
+    assert lag and max(lag) > 0.005

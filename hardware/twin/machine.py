@@ -18,6 +18,8 @@ import os
 import select
 import struct
 
+import utime  # the VM's own clock (this folder's time.py is the board's virtual one)
+
 _TICKS_PERIOD = 1 << 30
 
 
@@ -29,13 +31,27 @@ class _Clock:
         self._poll = select.poll()
         self.wdt_ms = 0   # armed by WDT()
         self.fed_us = 0
+        # honest latency (RS_TWIN_CPU_FACTOR K > 0): the VM's real time between two
+        # sleeps, the firmware's processing, times K is charged to the virtual clock,
+        # as an ESP32 (K times slower) would spend it; 0 leaves replays deterministic
+        self.cpu_factor = float(os.getenv("RS_TWIN_CPU_FACTOR") or 0)
+        self.real_mark = utime.ticks_us()
+
+    def charge_cpu(self):
+        if self.cpu_factor:
+            now = utime.ticks_us()
+            # at most 0.5 s at once: a host that paused this VM is not the firmware's work
+            self.advance(min(500_000, int(utime.ticks_diff(now, self.real_mark) * self.cpu_factor)))
+            self.real_mark = now
 
     def sleep_us(self, us):
         if us <= 0:
             return
+        self.charge_cpu()
         if self.realtime or (self.virtual_until is not None and self.us >= self.virtual_until):
             self._poll.poll(max(1, us // 1000))  # really wait (nothing registered)
         self.advance(us)
+        self.real_mark = utime.ticks_us()  # the wait is not the firmware's work
 
     def advance(self, us):
         self.us += us

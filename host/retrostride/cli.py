@@ -28,7 +28,7 @@ def cmd_replay(args):
     settings = parse_settings(args.set)
     trace = read_trace(args.trace)
     report, _ = run_replay(trace, settings=settings, progress=not args.quiet, calibrate_s=args.calibrate_s,
-                           faults=faults_of(args))
+                           faults=faults_of(args), cpu_factor=args.cpu_factor)
     text = json.dumps(report, indent=1)
     if args.json == "-":
         print(text)
@@ -431,6 +431,8 @@ def main(argv=None):
                    help="first S seconds are the upright reference (posture)")
     r.add_argument("--set", action="append", metavar="KEY=VALUE", help="device setting")
     r.add_argument("--quiet", action="store_true")
+    r.add_argument("--cpu-factor", type=float, default=0.0, metavar="K",
+                   help="charge the firmware's time on the VM x K to the twin's clock (an ESP32: about 110)")
     add_fault_options(r)
     r.set_defaults(func=cmd_replay)
 

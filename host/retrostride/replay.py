@@ -81,13 +81,16 @@ def trace_calibration(trace, seconds):
     return [int(round(v * 1000)) for v in up] + [int(round(v * 1000)) for v in fwd]
 
 
-def run_replay(trace, settings=None, timeout_s=None, progress=False, calibrate_s=None, faults=None, freq_fine=0):
+def run_replay(trace, settings=None, timeout_s=None, progress=False, calibrate_s=None, faults=None, freq_fine=0,
+               cpu_factor=0.0):
     """Returns (report dict, raw session bytes). `faults`: what the twin
     injects (twin.Faults); the report's `faults` says what the device logged.
-    `freq_fine`: the twin IMU's own rate deviation (INTERNAL_FREQ_FINE)."""
+    `freq_fine`: the twin IMU's own rate deviation (INTERNAL_FREQ_FINE). `cpu_factor`
+    K > 0: the firmware's time on the VM x K counts on the twin's clock, so
+    latencies include an ESP32's processing (replays are then not bit-exact)."""
     started = time.monotonic()
     timeout_s = timeout_s or 60 + 2 * trace.duration_s
-    twin = Twin(trace, faults=faults, freq_fine=freq_fine)
+    twin = Twin(trace, faults=faults, freq_fine=freq_fine, cpu_factor=cpu_factor)
     # a replay is one session over the whole trace, as if started at power-up
     flash = dict(settings or {})
     power_up = config_value("session_start", "power_up")

@@ -72,7 +72,8 @@ class Twin:
     """with Twin(trace) as twin: ... twin.port is a path pyserial can open."""
 
     def __init__(self, trace=None, flash_dir=None, heap=HEAP, realtime=False, stop_at_end=True, presses=(),
-                 faults=None, freq_fine=0, board="lolin_d32", battery_mv=3900, firmware=None):
+                 faults=None, freq_fine=0, board="lolin_d32", battery_mv=3900, firmware=None,
+                 cpu_factor=0.0):
         self.trace = trace
         self.firmware = Path(firmware) if firmware else FIRMWARE  # a folder with main.py and rsdevice/
         self._tmp = tempfile.TemporaryDirectory(prefix="retrostride-twin-")
@@ -89,6 +90,7 @@ class Twin:
         self.freq_fine = freq_fine  # the IMU's own rate deviation (INTERNAL_FREQ_FINE, -128..127)
         self.board = board  # the board profile it plays (firmware/rsdevice/pinout.py)
         self.battery_mv = battery_mv
+        self.cpu_factor = cpu_factor  # K: charge the firmware's VM time x K to the virtual clock (0: off)
         self.proc = None
         self.port = None
 
@@ -103,6 +105,7 @@ class Twin:
         env["RS_TWIN_FREQ_FINE"] = str(self.freq_fine)
         env["RS_TWIN_BOARD"] = self.board
         env["RS_TWIN_BATTERY_MV"] = str(self.battery_mv)
+        env["RS_TWIN_CPU_FACTOR"] = "%g" % self.cpu_factor
         if self.trace is not None:
             env["RS_TWIN_TRACE"] = str(write_twin_binary(self.trace, Path(self._tmp.name) / "trace.bin"))
             env["RS_TWIN_WORDS"] = str(write_twin_words(self.trace, Path(self._tmp.name) / "trace.words"))
