@@ -49,17 +49,18 @@ def _parse(buf, n: int, acc, gyr, acc_cap: int, gyr_cap: int) -> int:
         o = w * _WORD
         tag = b[o] >> 3
         if tag == _TAG_ACCEL and na < acc_cap:
+            d = a
             i = na * 3
-            a[i] = b[o + 1] | (b[o + 2] << 8)
-            a[i + 1] = b[o + 3] | (b[o + 4] << 8)
-            a[i + 2] = b[o + 5] | (b[o + 6] << 8)
             na += 1
         elif tag == _TAG_GYRO and ng < gyr_cap:
+            d = g
             i = ng * 3
-            g[i] = b[o + 1] | (b[o + 2] << 8)
-            g[i + 1] = b[o + 3] | (b[o + 4] << 8)
-            g[i + 2] = b[o + 5] | (b[o + 6] << 8)
             ng += 1
+        else:
+            continue
+        d[i] = b[o + 1] | (b[o + 2] << 8)
+        d[i + 1] = b[o + 3] | (b[o + 4] << 8)
+        d[i + 2] = b[o + 5] | (b[o + 6] << 8)
     return (na << 16) | ng
 
 
