@@ -233,9 +233,9 @@ def test_the_twin_can_charge_the_firmwares_processing_to_its_clock():
     same run's session lasts longer on it (the steps stay the trace's)."""
     trace = generated_run(seconds=30.0, seed=15)[0]
     plain, _ = run_replay(trace)
-    charged, _ = run_replay(trace, cpu_factor=500)
+    charged, _ = run_replay(trace, cpu_factor=200)
     # the steps come from the samples: the same ones, at the same times
     assert charged["summary"]["steps"] == plain["summary"]["steps"]
     # the buzzes are when the device got to them: later once its processing takes time
     lag = [b["t"] - a["t"] for a, b in zip(plain["buzzes"], charged["buzzes"])]
-    assert lag and max(lag) > 0.005
+    assert lag and max(lag) > 0.002

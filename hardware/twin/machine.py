@@ -40,8 +40,9 @@ class _Clock:
     def charge_cpu(self):
         if self.cpu_factor:
             now = utime.ticks_us()
-            # at most 0.5 s at once: a host that paused this VM is not the firmware's work
-            self.advance(min(500_000, int(utime.ticks_diff(now, self.real_mark) * self.cpu_factor)))
+            # at most 50 ms at once (a batch takes a few ms on an ESP32): a host that paused
+            # this VM is not the firmware's work, and must not jump a 200 ms button press
+            self.advance(min(50_000, int(utime.ticks_diff(now, self.real_mark) * self.cpu_factor)))
             self.real_mark = now
 
     def sleep_us(self, us):
