@@ -103,10 +103,12 @@ def test_direction_and_forms_allocate_nothing_per_sample():
     from rsdevice.direction import Direction
     from rsdevice.gait import StepDetector
     from rsdevice.posture import Forms
+    from rsdevice.tilt import Tilt
     from rsdevice import config
     cfg = config.defaults()
     det = StepDetector(104)
-    d = Direction()
+    tilt = Tilt(104, 70)
+    d = Direction(104, tilt)  # gravity along forward from the tilt's estimate
     d.set_forward(16384, 0, 0)
     forms = Forms(26, cfg)
     # a bouncing, braking stride of 36 samples (mg): stance, then flight
@@ -118,6 +120,7 @@ def test_direction_and_forms_allocate_nothing_per_sample():
     for i in r:
         x = ap[i % 36]
         z = vert[i % 36]
+        tilt.update(x, 0, z, 0, 40 if i % 36 < 18 else -40, 0)
         if det.update(x, 0, z):
             steps += 1
             last = d.step(det.interval, det.peak_avg, det.cadence_dspm)

@@ -63,7 +63,7 @@ class App:
         self.slouch = posture.Slouch(odr, cfg)
         self.cal = posture.Calibration(odr, imu.gyro_mdps_per_lsb())
         self.calibrating = False
-        self.dir = Direction()
+        self.dir = Direction(odr, self.tilt)
         self.forms = posture.Forms(odr // _POSTURE_EVERY, cfg)
         self.form = S.FORM_UPRIGHT   # the reference in force, and the lean against it
         self.form_lean = 0

@@ -16,12 +16,20 @@ _AP_MAX = const(4000)     # mg: products stay small ints on a 32-bit port
 _DV_MAX = const(2000)     # mg per sample
 _SUM_MAX = const(1 << 28)
 _FLIGHT_MG = const(-650)  # under 0.35 g: the legs carry a third of the weight or less, airborne
-_RUN_IN = const(38)      # running mechanics from 15 % of a step airborne (x/256) ...
-_RUN_OUT = const(26)     # ... back to walking under 10 %
-_BOUNCE_IN = const(900)   # or from a bounce of 0.9 g above gravity (the legs push 1.9x the
-_BOUNCE_OUT = const(750)  # weight; walking stays under ~1.5x): a grounded jog is a spring too
-_CADENCE_IN = const(1450)  # or from 145 steps/min (x10); walking tops out near 130-140
-_CADENCE_OUT = const(1350)
+# Signs of the mechanics, each +1 (a spring: running), -1 (a pendulum:
+# walking) or 0 (either): from 15 % of a step airborne (+1; under 4 %: -1),
+# a bounce from 1 g above gravity (the legs push 2x the weight; +1) or under
+# 0.7 g (-1), a stride's cadence from 145 steps/min (+1; from 160, which
+# nobody walks but a race walker, +2) or under 130 (-1).
+_AIR_RUN = const(38)      # x/256 of the step's samples
+_AIR_WALK = const(10)
+_BOUNCE_RUN = const(1000)  # mg above gravity
+_BOUNCE_WALK = const(700)
+_CADENCE_RUN = const(1450)  # steps/min x10
+_CADENCE_SURE = const(1600)
+_CADENCE_WALK = const(1300)
+_CLEAR = const(2)         # signs that together change the mechanics
+_GUESS_STEPS = const(3)   # steps after a pause before the mechanics is guessed from fewer signs
 _DECIDE = const(40)       # |score| (x/256) that decides a direction
 _FIRST_STEPS = const(2)   # steps with evidence before the first decision: the 3rd step after a pause
 
@@ -29,30 +37,39 @@ _FIRST_STEPS = const(2)   # steps with evidence before the first decision: the 3
 class Direction:
     """update(ax, ay, az, v) per sample (accelerometer in mg; v: the step
     detector's low-passed vertical acceleration above gravity, mg), then
-    step(interval) when the detector confirms a step: returns the direction
-    of travel, unknown until decided or without a forward axis.
+    step(interval, bounce, cadence) when the detector confirms a step: returns the
+    direction of travel, unknown until decided or without a forward axis.
 
     Over each step the device sums ap * dv: ap the acceleration along the
-    forward axis (its mean removed), dv the change of the vertical
-    acceleration. Running is a spring: braking (ap < 0 going forwards) while
-    the leg compresses and the vertical acceleration rises, propelling while
-    it falls, so the sum is negative going forwards. Walking is an inverted
-    pendulum: braking while the body vaults up over the leg and the vertical
-    acceleration falls from the double-support peak, propelling while it
-    rises towards the next one, so the sum is positive going forwards.
-    Which mechanics is at work is voted from three signs of a spring gait:
-    time airborne (under 0.35 g), a bounce of 0.9 g over gravity, a cadence
-    from 145 steps/min; two of three make it running.
-    Leakage of the vertical into the forward axis (a lean, a mounting off
-    level) adds v * dv, which sums to nothing over a cycle.
+    forward axis (gravity taken out with the tilt's gyro-tracked estimate,
+    then its mean), dv the change of the vertical acceleration. Running is
+    a spring: braking (ap < 0 going forwards) while the leg compresses and
+    the vertical acceleration rises, propelling while it falls, so the sum
+    is negative going forwards. Walking is an inverted pendulum: braking
+    while the body vaults up over the leg and the vertical acceleration
+    falls from the double-support peak, propelling while it rises towards
+    the next one, so the sum is positive going forwards.
+
+    Which mechanics is at work is read from three signs (flight, bounce,
+    the stride's cadence), each for running, for walking, or for neither.
+    It is first read from the signs' balance when the first decision is
+    due (the step off is neither gait), then changes only when two more signs speak for
+    the other one than against it: a slow jog and a brisk walk share a
+    cadence and a bounce, and a mechanics read wrongly reads the direction
+    backwards while the loop itself has not changed. Leakage of the vertical into the forward axis (a lean, a
+    mounting off level) adds v * dv, which sums to nothing over a cycle;
+    the trunk's pitching within a stride would leak gravity in step with
+    the loop, which the tilt's gravity removes.
 
     The sum over the step, as a share of the sum of magnitudes (-256..256),
-    signed by the mechanics, is the step's evidence; a score follows it
-    with weight 1/2, and a score beyond +-40 decides. After a flip of the
+    is the step's evidence; a score follows it with weight 1/2, and the
+    score, signed by the mechanics, decides beyond +-40. After a flip of the
     evidence the score crosses over at the second step: decided within a
     stride, two at most. A pause (interval 0) forgets the direction."""
 
-    def __init__(self):
+    def __init__(self, odr_hz=104, tilt=None):
+        self.odr = odr_hz
+        self.tilt = tilt    # its gravity estimate (Q14 << 6, sensor axes), if any
         self.fx = 0
         self.fy = 0
         self.fz = 0
@@ -65,6 +82,8 @@ class Direction:
         self.n = 0          # samples in the step
         self.air = 0        # ... of them airborne
         self.running = False
+        self.known = False  # the mechanics has been read since the forward axis was set
+        self.last_interval = 0
         self.smooth = _WALK_SHIFT  # the common low-pass: steps of walking are slower
         self.run_share = -1  # airborne share of recent steps, x256 (-1: none yet)
         self.started = False
@@ -79,13 +98,17 @@ class Direction:
         self.fy = fy
         self.fz = fz
         self.started = False
+        self.known = False
         self.reset()
 
     def reset(self):
+        """A pause: the direction is forgotten (the runner may turn round
+        standing); the mechanics stands until the new steps speak against it."""
         self.score = 0
         self.seen = 0
         self.current = S.DIR_UNKNOWN
         self.run_share = -1  # unknown: the next step's own share
+        self.last_interval = 0
 
     @micropython.native
     def update(self, ax, ay, az, v):
@@ -95,6 +118,9 @@ class Direction:
         if not (fx or fy or fz):  # no forward axis: nothing to decide, nothing to spend
             return
         a = (ax * fx + ay * fy + az * fz) >> 14
+        t = self.tilt
+        if t is not None:  # gravity along forward, mg: the trunk's pitching is not a push
+            a -= ((((t.gx >> 6) * fx + (t.gy >> 6) * fy + (t.gz >> 6) * fz) >> 14) * 1000) >> 14
         if not self.started:  # start from the first sample, not from zero
             self.started = True
             self.ap = self.ap1 = a
@@ -130,8 +156,9 @@ class Direction:
             self.mag >>= 1
 
     def step(self, interval, bounce, cadence_dspm):
-        """A step was confirmed; `interval` is 0 after a pause, `bounce` the
-        recent vertical peaks above gravity (mg). -> direction."""
+        """A step was confirmed; `interval` (samples) is 0 after a pause,
+        `bounce` the recent vertical peaks above gravity (mg), `cadence_dspm`
+        the detector's smoothed cadence (steps/min x10). -> direction."""
         n = self.n
         loop = self.loop
         mag = self.mag
@@ -147,20 +174,30 @@ class Direction:
             self.run_share = share
         else:
             self.run_share += (share - self.run_share) >> 1
-        if self.running:  # hysteresis: the lower bars while running
-            votes = (self.run_share >= _RUN_OUT) + (bounce >= _BOUNCE_OUT) + (cadence_dspm >= _CADENCE_OUT)
-        else:
-            votes = (self.run_share >= _RUN_IN) + (bounce >= _BOUNCE_IN) + (cadence_dspm >= _CADENCE_IN)
-        self.running = votes >= 2
+        last = self.last_interval
+        self.last_interval = interval
+        r = self.run_share
+        signs = (r >= _AIR_RUN) - (r <= _AIR_WALK) + (bounce >= _BOUNCE_RUN) - (bounce <= _BOUNCE_WALK)
+        if last:  # the stride's own cadence and the detector's smoothed one must agree:
+            # the stride's jitters with an uneven step, the smoothed one lags at a start
+            c = 1200 * self.odr // (interval + last)
+            lo = c if c < cadence_dspm else cadence_dspm
+            hi = c + cadence_dspm - lo
+            signs += (lo >= _CADENCE_RUN) + (lo >= _CADENCE_SURE) - (hi <= _CADENCE_WALK)
+        if self.seen >= _FIRST_STEPS - 1:  # the first step off is neither gait
+            if signs >= _CLEAR or signs <= -_CLEAR or not self.known:
+                self.running = signs > 0
+                self.known = True
         self.smooth = _RUN_SHIFT if self.running else _WALK_SHIFT
         e = loop // ((mag >> 8) + 1)
         self.evidence = -e if self.running else e
-        self.score += (self.evidence - self.score) >> 1
+        self.score += (e - self.score) >> 1  # the loop's own sense: a change of mechanics reads it anew
         self.seen += 1
-        if self.seen < _FIRST_STEPS:  # starting off is neither gait yet: wait a stride
+        if self.seen < _FIRST_STEPS:  # starting off: wait a stride
             return self.current
-        if self.score > _DECIDE:
+        score = -self.score if self.running else self.score
+        if score > _DECIDE:
             self.current = S.DIR_FORWARD
-        elif self.score < -_DECIDE:
+        elif score < -_DECIDE:
             self.current = S.DIR_BACKWARD
         return self.current
