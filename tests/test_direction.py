@@ -189,3 +189,18 @@ def test_real_recordings_there_and_back(dataset):
     shares = {k: a / b for k, (a, b) in right.items()}
     print(f"\n{dataset} there and back: " + ", ".join(f"{k} {v:.3f} of {right[k][1]}" for k, v in shares.items()))
     assert all(v >= 0.97 for v in shares.values())
+
+
+def test_a_turned_recording_keeps_its_vertical_and_turns_its_forward():
+    """`bench retro --yaw-deg`: the calibration's forward off by an angle."""
+    from retrostride.retrobench import turned
+    up = np.array([0.2, 0.1, 1.0]) / np.linalg.norm([0.2, 0.1, 1.0])
+    fwd = np.cross(up, [0, 1, 0])
+    fwd /= np.linalg.norm(fwd)
+    push = np.where(np.arange(500)[:, None] % 2 == 0, 0.5, -0.5) * fwd  # mean zero: the mean is the vertical
+    trace = Trace(t=np.arange(500) / 100, accel=up + push, gyro=np.zeros((500, 3)), meta={})
+    out = turned(trace, 30.0).accel
+    assert np.allclose(out.mean(axis=0), up)
+    moved = out[0] - up
+    assert abs(moved @ up) < 1e-9 and abs(np.linalg.norm(moved) - 0.5) < 1e-9
+    assert abs(np.degrees(np.arccos(moved @ fwd / 0.5)) - 30.0) < 1e-6

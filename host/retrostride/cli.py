@@ -363,7 +363,7 @@ def cmd_bench_retro(args):
     if not args.captures_only:
         with Progress(console=console, disable=args.quiet) as bar:
             task = bar.add_task("there-and-back replays", total=None)
-            results = retrobench.run(args.datasets, args.root, workers=args.workers,
+            results = retrobench.run(args.datasets, args.root, workers=args.workers, yaw_deg=args.yaw_deg,
                                      progress=lambda k, n: bar.update(task, completed=k, total=n))
     if args.captures:
         results.update(retrobench.run_captures(sorted(Path(args.captures).glob("*.csv"))))
@@ -529,6 +529,8 @@ def main(argv=None):
     br.add_argument("--captures", help="also score the forward/backward-labelled capture CSVs in this folder "
                     "(real retro runs from `retrostride capture`)")
     br.add_argument("--captures-only", action="store_true", help="score only the captures")
+    br.add_argument("--yaw-deg", type=float, default=0.0,
+                    help="turn each recording about its vertical by this much: a calibration's forward that far off")
     br.add_argument("--quiet", action="store_true", help="no progress bar")
     br.set_defaults(func=cmd_bench_retro)
 

@@ -24,7 +24,7 @@ import numpy as np
 from .datasets import FORWARD_AXIS, load
 from .gaitbench import in_windows, scored_windows
 from .replay import run_replay
-from .trace import Trace
+from .trace import Trace, rotate
 
 LEAD_S = 2.0           # standing before the recording
 EXCLUDED_STEPS = 4     # 2 strides after the start and after each turn
@@ -89,8 +89,18 @@ def latency(directions, want):
     return len(directions)
 
 
-def score_trial(rec, dataset):
-    trace, turn = there_and_back(rec.trace, FORWARD_AXIS[dataset])
+def turned(trace, yaw_deg):
+    """The recording turned by yaw_deg about its vertical (its mean gravity):
+    replayed with the set's forward axis, a calibration off by that angle."""
+    up = trace.accel.mean(axis=0)
+    u = up / np.linalg.norm(up)
+    th = np.radians(yaw_deg)
+    k = np.array([[0, -u[2], u[1]], [u[2], 0, -u[0]], [-u[1], u[0], 0]])
+    return rotate(trace, np.eye(3) + np.sin(th) * k + (1 - np.cos(th)) * (k @ k))
+
+
+def score_trial(rec, dataset, yaw_deg=0.0):
+    trace, turn = there_and_back(turned(rec.trace, yaw_deg) if yaw_deg else rec.trace, FORWARD_AXIS[dataset])
     report, _ = run_replay(trace, calibrate_s=1.0)
     t0 = float(rec.trace.t[0])
     # the set's scored windows on the new time base, mirrored after the turn
@@ -153,14 +163,14 @@ def recordings(dataset, root=None):
 
 
 def _job(args):
-    dataset, root, index = args
+    dataset, root, index, yaw_deg = args
     rec = recordings(dataset, root)[index]
-    return group_of(rec, dataset), score_trial(rec, dataset)
+    return group_of(rec, dataset), score_trial(rec, dataset, yaw_deg)
 
 
-def run(datasets=None, root=None, workers=2, progress=None):
+def run(datasets=None, root=None, workers=2, progress=None, yaw_deg=0.0):
     """{group: Tally} over every trial of the sets."""
-    jobs = [(d, root, i) for d in (datasets or DEFAULT_SETS) for i in range(len(recordings(d, root)))]
+    jobs = [(d, root, i, yaw_deg) for d in (datasets or DEFAULT_SETS) for i in range(len(recordings(d, root)))]
     out = {}
     with ProcessPoolExecutor(max_workers=workers) as pool:
         for k, (group, tally) in enumerate(pool.map(_job, jobs), start=1):
