@@ -204,3 +204,16 @@ def test_a_turned_recording_keeps_its_vertical_and_turns_its_forward():
     moved = out[0] - up
     assert abs(moved @ up) < 1e-9 and abs(np.linalg.norm(moved) - 0.5) < 1e-9
     assert abs(np.degrees(np.arccos(moved @ fwd / 0.5)) - 30.0) < 1e-6
+
+
+def test_a_run_joined_mid_stride_reads_forward_from_its_third_step():
+    """A capture or a replay may start mid-run: the bounce estimate starts from
+    a partial step, which must not read the gait, and so the direction, wrong."""
+    full, _ = generated_run(seconds=40.0, mounted=False)  # x forward, z up
+    full.meta["forward_axis"] = "+x"
+    cal = trace_calibration(full, 1.0)
+    keep = full.t >= 20.0
+    cut = Trace(t=full.t[keep], accel=full.accel[keep], gyro=None, meta=dict(full.meta, calibration=",".join(map(str, cal))))
+    report, _ = run_replay(cut)
+    dirs = [s["direction"] for s in report["steps"]]
+    assert len(dirs) > 40 and set(dirs[:2]) == {"unknown"} and set(dirs[2:]) == {"forward"}
