@@ -12,7 +12,7 @@ from .gait import isqrt
 
 _ONE = const(16384)         # unit vectors in Q14
 _AVG_SHIFT = const(6)       # accelerometer averaged over tau = 64 samples (0.6 s): about a stride
-_CORR_EVERY = const(4)      # pull towards the averaged accelerometer every 4 samples ...
+_CORR_EVERY = const(4)      # pull towards the averaged accelerometer every 4 samples (a power of 2) ...
 _GAIN_SHIFT = const(4)      # ... by 1/16: tau = 64 samples; the gyro carries anything faster
 _COS_REJECT = const(16135)  # cos 10 deg (Q14): an average further off than that is not gravity
 _M_MAX = const(1048512)     # averaged accel, mg x8 << 6, clamped to +-2 g
@@ -135,31 +135,42 @@ class Tilt:
     def has_forward(self):
         return self.fx != 0 or self.fy != 0 or self.fz != 0
 
-    @micropython.native
-    def update(self, ax, ay, az, wx, wy, wz):
-        n = self.n + 1
+    @micropython.viper
+    def update(self, ax: int, ay: int, az: int, wx: int, wy: int, wz: int):
+        # viper: machine-word arithmetic; every value here stays below 2**30,
+        # so it computes what CPython computes, small ints in and out
+        n = int(self.n) + 1
         self.n = n
         if n == 0:
             self._start(ax, ay, az)
             return
         # gyro offset: tracked while the gyro stays within 3 dps of it for 1 s
-        s = self.still_lsb << 4
+        s = int(self.still_lsb) << 4
         if wx == 0 and wy == 0 and wz == 0:
-            self.zero_n += 1
+            self.zero_n = int(self.zero_n) + 1
         else:
             self.zero_n = 0
-        if -s < (wx << 4) - self.bx < s and -s < (wy << 4) - self.by < s \
-                and -s < (wz << 4) - self.bz < s:
-            self.still_n += 1
-            if self.still_n > self.odr:
-                self.bx += ((wx << 4) - self.bx) >> 7
-                self.by += ((wy << 4) - self.by) >> 7
-                self.bz += ((wz << 4) - self.bz) >> 7
+        bx = int(self.bx)
+        by = int(self.by)
+        bz = int(self.bz)
+        dx = (wx << 4) - bx
+        dy = (wy << 4) - by
+        dz = (wz << 4) - bz
+        if -s < dx and dx < s and -s < dy and dy < s and -s < dz and dz < s:
+            still = int(self.still_n) + 1
+            self.still_n = still
+            if still > int(self.odr):
+                bx += dx >> 7
+                by += dy >> 7
+                bz += dz >> 7
+                self.bx = bx
+                self.by = by
+                self.bz = bz
         else:
             self.still_n = 0
-        wx -= self.bx >> 4
-        wy -= self.by >> 4
-        wz -= self.bz >> 4
+        wx -= bx >> 4
+        wy -= by >> 4
+        wz -= bz >> 4
         if wx > _W_MAX:
             wx = _W_MAX
         elif wx < -_W_MAX:
@@ -172,29 +183,44 @@ class Tilt:
             wz = _W_MAX
         elif wz < -_W_MAX:
             wz = -_W_MAX
-        k = self.k
+        k = int(self.k)
         # a direction fixed in the world turns as dv/dt = v x w in sensor axes
-        gx = self.gx >> 6
-        gy = self.gy >> 6
-        gz = self.gz >> 6
-        self.gx += (((gy * wz - gz * wy) >> 8) * k) >> 10
-        self.gy += (((gz * wx - gx * wz) >> 8) * k) >> 10
-        self.gz += (((gx * wy - gy * wx) >> 8) * k) >> 10
+        big_x = int(self.gx)
+        big_y = int(self.gy)
+        big_z = int(self.gz)
+        gx = big_x >> 6
+        gy = big_y >> 6
+        gz = big_z >> 6
+        self.gx = big_x + ((((gy * wz - gz * wy) >> 8) * k) >> 10)
+        self.gy = big_y + ((((gz * wx - gx * wz) >> 8) * k) >> 10)
+        self.gz = big_z + ((((gx * wy - gy * wx) >> 8) * k) >> 10)
         # the averaged accelerometer (mg x8) turns with the sensor too; it is
         # kept with 6 more bits (M = m << 6) so the average has no dead zone
-        big_x = self.mx
-        big_y = self.my
-        big_z = self.mz
+        big_x = int(self.mx)
+        big_y = int(self.my)
+        big_z = int(self.mz)
         mx = big_x >> 6
         my = big_y >> 6
         mz = big_z >> 6
         big_x += ((((my * wz - mz * wy) >> 8) * k) >> 10) + (((ax << 9) - big_x) >> _AVG_SHIFT)
         big_y += ((((mz * wx - mx * wz) >> 8) * k) >> 10) + (((ay << 9) - big_y) >> _AVG_SHIFT)
         big_z += ((((mx * wy - my * wx) >> 8) * k) >> 10) + (((az << 9) - big_z) >> _AVG_SHIFT)
-        self.mx = _clamp(big_x)
-        self.my = _clamp(big_y)
-        self.mz = _clamp(big_z)
-        if n % _CORR_EVERY == 0:
+        if big_x > _M_MAX:
+            big_x = _M_MAX
+        elif big_x < -_M_MAX:
+            big_x = -_M_MAX
+        if big_y > _M_MAX:
+            big_y = _M_MAX
+        elif big_y < -_M_MAX:
+            big_y = -_M_MAX
+        if big_z > _M_MAX:
+            big_z = _M_MAX
+        elif big_z < -_M_MAX:
+            big_z = -_M_MAX
+        self.mx = big_x
+        self.my = big_y
+        self.mz = big_z
+        if n & (_CORR_EVERY - 1) == 0:
             self._correct()
 
     def _start(self, ax, ay, az):
