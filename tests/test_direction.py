@@ -141,10 +141,12 @@ def test_same_directions_under_cpython_and_micropython(tmp_path, monkeypatch):
     (tmp_path / "mg.json").write_text(json.dumps(mg.tolist()))
     code = """
     det = StepDetector(104)
-    d = Direction()
+    tilt = Tilt(104, 70)
+    d = Direction(104, tilt)
     d.set_forward(16384, 0, 0)
     out = []
-    for x, y, z in samples:
+    for i, (x, y, z) in enumerate(samples):
+        tilt.update(x, y, z, 0, (i % 36) * 20 - 350, 0)  # a trunk pitching within the stride
         stepped = det.update(x, y, z)
         d.update(x, y, z, det.lp)
         if stepped:
@@ -152,17 +154,19 @@ def test_same_directions_under_cpython_and_micropython(tmp_path, monkeypatch):
     """
     monkeypatch.syspath_prepend(str(FIRMWARE))
     monkeypatch.syspath_prepend(str(Path(__file__).parent / "cpython_shims"))
-    for mod in ("rsdevice.gait", "rsdevice.direction", "rsdevice.schema"):
+    for mod in ("rsdevice.gait", "rsdevice.direction", "rsdevice.schema", "rsdevice.tilt"):
         sys.modules.pop(mod, None)
     from rsdevice.direction import Direction
     from rsdevice.gait import StepDetector
-    scope = {"StepDetector": StepDetector, "Direction": Direction, "samples": mg.tolist()}
+    from rsdevice.tilt import Tilt
+    scope = {"StepDetector": StepDetector, "Direction": Direction, "Tilt": Tilt, "samples": mg.tolist()}
     exec(__import__("textwrap").dedent(code), scope)
     on_cpython = scope["out"]
     on_vm = vm_json("""
     import json
     from rsdevice.direction import Direction
     from rsdevice.gait import StepDetector
+    from rsdevice.tilt import Tilt
     samples = json.load(open("mg.json"))
     """ + code + """
     print(json.dumps(out))

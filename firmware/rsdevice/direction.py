@@ -70,6 +70,7 @@ class Direction:
     def __init__(self, odr_hz=104, tilt=None):
         self.odr = odr_hz
         self.tilt = tilt    # its gravity estimate (Q14 << 6, sensor axes), if any
+        self.has_tilt = tilt is not None
         self.fx = 0
         self.fy = 0
         self.fz = 0
@@ -110,30 +111,36 @@ class Direction:
         self.run_share = -1  # unknown: the next step's own share
         self.last_interval = 0
 
-    @micropython.native
-    def update(self, ax, ay, az, v):
-        fx = self.fx
-        fy = self.fy
-        fz = self.fz
-        if not (fx or fy or fz):  # no forward axis: nothing to decide, nothing to spend
+    @micropython.viper
+    def update(self, ax: int, ay: int, az: int, v: int):
+        # viper: machine-word arithmetic; every value here stays below 2**30
+        fx = int(self.fx)
+        fy = int(self.fy)
+        fz = int(self.fz)
+        if fx == 0 and fy == 0 and fz == 0:  # no forward axis: nothing to decide, nothing to spend
             return
         a = (ax * fx + ay * fy + az * fz) >> 14
-        t = self.tilt
-        if t is not None:  # gravity along forward, mg: the trunk's pitching is not a push
-            a -= ((((t.gx >> 6) * fx + (t.gy >> 6) * fy + (t.gz >> 6) * fz) >> 14) * 1000) >> 14
+        if self.has_tilt:  # gravity along forward, mg: the trunk's pitching is not a push
+            t = self.tilt
+            a -= ((((int(t.gx) >> 6) * fx + (int(t.gy) >> 6) * fy + (int(t.gz) >> 6) * fz) >> 14) * 1000) >> 14
         if not self.started:  # start from the first sample, not from zero
             self.started = True
-            self.ap = self.ap1 = a
+            self.ap = a
+            self.ap1 = a
             self.mean = a << _MEAN_SHIFT
             self.v = v
-        self.ap1 += (a - self.ap1) >> _AP_SHIFT  # the detector's low-pass, then the common one
-        k = self.smooth
-        ap = self.ap
-        ap += (self.ap1 - ap) >> k
+        ap1 = int(self.ap1)
+        ap1 += (a - ap1) >> _AP_SHIFT  # the detector's low-pass, then the common one
+        self.ap1 = ap1
+        k = int(self.smooth)
+        ap = int(self.ap)
+        ap += (ap1 - ap) >> k
         self.ap = ap
-        self.mean += ap - (self.mean >> _MEAN_SHIFT)
-        ap -= self.mean >> _MEAN_SHIFT
-        vl = self.v
+        mean = int(self.mean)
+        mean += ap - (mean >> _MEAN_SHIFT)
+        self.mean = mean
+        ap -= mean >> _MEAN_SHIFT
+        vl = int(self.v)
         v = vl + ((v - vl) >> k)
         dv = v - vl
         self.v = v
@@ -146,14 +153,16 @@ class Direction:
         elif dv < -_DV_MAX:
             dv = -_DV_MAX
         p = (ap * dv) >> 4
-        self.loop += p
-        self.mag += p if p > 0 else -p
-        self.n += 1
+        loop = int(self.loop) + p
+        mag = int(self.mag) + (p if p > 0 else -p)
+        self.n = int(self.n) + 1
         if v < _FLIGHT_MG:
-            self.air += 1
-        if self.mag > _SUM_MAX:  # no step for a long while: keep the sums small
-            self.loop >>= 1
-            self.mag >>= 1
+            self.air = int(self.air) + 1
+        if mag > _SUM_MAX:  # no step for a long while: keep the sums small
+            loop >>= 1
+            mag >>= 1
+        self.loop = loop
+        self.mag = mag
 
     def step(self, interval, bounce, cadence_dspm):
         """A step was confirmed; `interval` (samples) is 0 after a pause,

@@ -7,7 +7,7 @@ from micropython import const
 _Q = const(14)          # unit-vector fixed point
 _G_SHIFT = const(7)     # gravity low-pass: tau = 128 samples (1.2 s at 104 Hz)
 _LP_SHIFT = const(1)    # vertical low-pass: EMA 1/2, about 8 Hz at 104 Hz
-_RENORM = const(8)      # recompute the gravity unit vector every 8 samples
+_RENORM = const(8)      # recompute the gravity unit vector every 8 samples (a power of 2)
 _DUE_LO = const(7)      # a step is due 0.7-1.3x the recent interval after the last
 _DUE_HI = const(13)     # (turning or stopping stretches a step by up to ~30 %)
 
@@ -88,9 +88,11 @@ class StepDetector:
         self.steps = 0
         self.weak = False  # the last step was a weak one carried by the rhythm
 
-    @micropython.native
-    def update(self, ax, ay, az):
-        n = self.n + 1
+    @micropython.viper
+    def update(self, ax: int, ay: int, az: int) -> bool:
+        # viper: machine-word arithmetic; every value here stays below 2**30
+        # (divisions only of values >= 0), so it computes what CPython computes
+        n = int(self.n) + 1
         self.n = n
         if n == 0:
             self.gx = ax << 4
@@ -98,16 +100,19 @@ class StepDetector:
             self.gz = az << 4
             self._renorm()
         else:
-            self.gx += ((ax << 4) - self.gx) >> _G_SHIFT
-            self.gy += ((ay << 4) - self.gy) >> _G_SHIFT
-            self.gz += ((az << 4) - self.gz) >> _G_SHIFT
-            if n % _RENORM == 0:
+            g = int(self.gx)
+            self.gx = g + (((ax << 4) - g) >> _G_SHIFT)
+            g = int(self.gy)
+            self.gy = g + (((ay << 4) - g) >> _G_SHIFT)
+            g = int(self.gz)
+            self.gz = g + (((az << 4) - g) >> _G_SHIFT)
+            if n & (_RENORM - 1) == 0:
                 self._renorm()
         # jerk of the low-passed vector, mg/sample squared: a saturated swing
         # (32000 mg on all three axes) is below 2^30, a small int on the ESP32
-        fx = self.fx
-        fy = self.fy
-        fz = self.fz
+        fx = int(self.fx)
+        fy = int(self.fy)
+        fz = int(self.fz)
         dx = (ax - fx) >> _LP_SHIFT
         dy = (ay - fy) >> _LP_SHIFT
         dz = (az - fz) >> _LP_SHIFT
@@ -115,45 +120,52 @@ class StepDetector:
         self.fy = fy + dy
         self.fz = fz + dz
         jerk = dx * dx + dy * dy + dz * dz
-        v = ((ax * self.ux + ay * self.uy + az * self.uz) >> _Q) - self.gnorm
-        before = self.lp
+        v = ((ax * int(self.ux) + ay * int(self.uy) + az * int(self.uz)) >> _Q) - int(self.gnorm)
+        before = int(self.lp)
         lp = before + ((v - before) >> _LP_SHIFT)
         self.lp = lp
-        if lp > self.cycle_peak:
+        if lp > int(self.cycle_peak):
             self.cycle_peak = lp
-        if before < 0 <= lp:
+        if before < 0 and lp >= 0:
             self.rise_n = n
             self.jerk = 0
-        if jerk > self.jerk:
+        if jerk > int(self.jerk):
             self.jerk = jerk
             self.jerk_n = n
 
-        since = n - self.last
-        avg = self.interval_avg >> 4
-        if since > self.max_gap or (avg and since > 2 * avg):
+        last = int(self.last)
+        since = n - last
+        avg = int(self.interval_avg) >> 4
+        peak_avg = int(self.peak_avg)
+        if since > int(self.max_gap) or (avg and since > 2 * avg):
             # no step for a while: let the threshold fall back towards the floor
-            self.peak_avg -= self.peak_avg >> 6
-        thr = (self.peak_avg * 2) // 5
-        if thr < self.floor:
-            thr = self.floor
+            peak_avg -= peak_avg >> 6
+            self.peak_avg = peak_avg
+        floor = int(self.floor)
+        thr = (peak_avg * 2) // 5
+        if thr < floor:
+            thr = floor
         strong = thr
-        gap = (avg * 3) // 4 if self.weak else (avg * 3) // 5
-        if gap < self.min_gap:
-            gap = self.min_gap
-        if avg and not self.weak and (avg * _DUE_LO) // 10 <= since <= (avg * _DUE_HI) // 10:
-            due = self.peak_avg // 10
-            if due < (self.floor * 2) // 5:
-                due = (self.floor * 2) // 5
+        weak = bool(self.weak)
+        gap = (avg * 3) // 4 if weak else (avg * 3) // 5
+        if gap < int(self.min_gap):
+            gap = int(self.min_gap)
+        if avg and not weak and (avg * _DUE_LO) // 10 <= since and since <= (avg * _DUE_HI) // 10:
+            due = peak_avg // 10
+            if due < (floor * 2) // 5:
+                due = (floor * 2) // 5
             if due < thr:
                 thr = due
 
-        if self.cand_n >= 0:
-            if lp > self.cand:
+        cand_n = int(self.cand_n)
+        if cand_n >= 0:
+            cand = int(self.cand)
+            if lp > cand:
                 self.cand = lp
                 self.cand_n = n
-            elif lp < 0 or n - self.cand_n > gap or (lp < (self.cand >> 1) and self.cand >= strong):
-                return self._confirm()
-        elif lp > thr and since >= gap and self.rise_n > self.last:
+            elif lp < 0 or n - cand_n > gap or (lp < (cand >> 1) and cand >= strong):
+                return bool(self._confirm())
+        elif lp > thr and since >= gap and int(self.rise_n) > last:
             # a new step needs its own rise through gravity: a level that stays
             # high (a ramp across a gap, a lift) is not a train of steps
             self.cand = lp
