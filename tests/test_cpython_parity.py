@@ -57,6 +57,7 @@ def test_same_tilt_under_cpython_and_micropython(tmp_path, monkeypatch):
         tilt.update(ax, ay, az, wx, wy, wz)
         if i % 50 == 0:
             tilt.angles()
+            tilt.update_lean()
             out.append([tilt.gx, tilt.gy, tilt.gz, tilt.mx, tilt.bx, tilt.pitch, tilt.roll, tilt.lean])
     """
     monkeypatch.syspath_prepend(str(FIRMWARE))

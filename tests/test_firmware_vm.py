@@ -167,12 +167,12 @@ def test_watermark_flag_marks_a_batch():
     import json, machine, time
     from rsdevice.lsm6dsox import LSM6DSOX
     imu = LSM6DSOX(machine.I2C(0), time)
-    time.sleep_ms(60)    # 6 samples x 2 sensors = 12 words, under the 16-word watermark
+    time.sleep_ms(140)   # 14 samples x 2 sensors = 28 words, under the 32-word watermark
     early = imu.batch_ready()
-    time.sleep_ms(30)    # 9 samples = 18 words
+    time.sleep_ms(40)    # 18 samples = 36 words
     print(json.dumps({"wm": imu.watermark, "early": early, "late": imu.batch_ready()}))
     """, with_twin=True)
-    assert out == {"wm": 16, "early": False, "late": True}
+    assert out == {"wm": 32, "early": False, "late": True}
 
 
 def test_a_hostile_config_file_falls_back_to_defaults_and_is_kept_aside():

@@ -40,6 +40,7 @@ def test_tilt_slouch_and_bouts_allocate_nothing_per_sample():
         a = samples[i % 3]
         t.update(a[0], a[1], a[2], a[3], a[4], a[5])
         if i % 4 == 0 and t.lean_ready:
+            t.update_lean()
             events += s.update(i, t.lean, b.moving())
         b.tick(i)
         if i % 50 == 0:
@@ -81,6 +82,7 @@ def test_tilt_follows_a_rotation_with_gyro_and_accel_consistent():
         # body leans towards +y: gravity seen moving towards -y; rate about -x
         t.update(0, int(-1000 * math.sin(a)), int(1000 * math.cos(a)), int(-rate / 0.07), 0, 0)
     t.angles()
+    t.update_lean()
     print(json.dumps([t.pitch, t.roll, t.lean]))
     """)
     pitch, roll, lean = out

@@ -21,7 +21,7 @@ from .tilt import Tilt
 
 _TICK_MS = const(5)        # idle wait between polls while a host talks over the link
 _BATCH = const(64)         # samples per sensor per FIFO read (buffers sized for it)
-_POSTURE_EVERY = const(4)  # the slouch coach looks at the averaged lean every 4 samples
+_POSTURE_EVERY = const(8)  # the slouch coach looks at the stride-averaged lean every 8 samples (13 Hz)
 _AUTO_SKIP_S = const(3)    # an auto reference starts this long into moving
 _HELD = const(10)          # a held step: log_step's arguments
 _START_PATTERN = (60,)
@@ -324,6 +324,9 @@ class App:
         tilt = self.tilt
         bouts = self.bouts
         n0 = self.samples
+        dirn = self.dir
+        rest_at = bouts.rest_at()
+        calibrating = self.calibrating
         wx = wy = wz = 0
         for i in range(na):
             j = i * 3
@@ -337,14 +340,17 @@ class App:
             n = n0 + i
             tilt.update(ax, ay, az, wx, wy, wz)
             stepped = det.update(ax, ay, az)
-            self.dir.update(ax, ay, az, det.lp)
+            dirn.update(ax, ay, az, det.lp)
             if stepped:
                 self.on_step(det)
-            if bouts.tick(n) >= 0:
+                rest_at = bouts.rest_at()
+            if n >= rest_at and bouts.tick(n) >= 0:  # a compare per sample, not a call
                 self.log_bout(n, S.BOUT_REST)
-            if self.calibrating:
+                rest_at = bouts.rest_at()
+            if calibrating:
                 self.calibration_step(ax, ay, az, wx, wy, wz, stepped)
-            if n % _POSTURE_EVERY == 0 and self.writer:
+                calibrating = self.calibrating
+            if n & (_POSTURE_EVERY - 1) == 0 and self.writer:  # a power of 2
                 self.posture(n)
         if self.capture_left:
             self.capture(na, ng)
@@ -430,6 +436,7 @@ class App:
         # straightening up or leaning aside would read the same, so no judging
         if not tilt.lean_ready or not tilt.has_forward():
             return
+        tilt.update_lean()
         # standing, the calibrated upright; moving, the runner's own form for
         # this kind of movement and direction, once learned
         bouts = self.bouts

@@ -44,8 +44,13 @@ class Bouts:
             return kind
         return -1
 
+    def rest_at(self):
+        """The sample at which the bout ends unless a step comes first (far
+        ahead at rest): the loop compares a number per sample, calls tick() then."""
+        return self.last_step + self.pause + 1 if self.kind != S.BOUT_REST else 1 << 29
+
     def tick(self, n):
-        """Per sample; returns BOUT_REST once the pause has passed in a bout, else -1."""
+        """Returns BOUT_REST once the pause has passed in a bout, else -1."""
         if self.kind != S.BOUT_REST and n - self.last_step > self.pause:
             self.kind = S.BOUT_REST
             self.direction = S.DIR_UNKNOWN

@@ -91,7 +91,7 @@ class LSM6DSOX:
         self.lost = 0       # samples lost to overruns and resets, not yet taken by the app
         self.left = 0       # words in the FIFO at the last status read, less those read since
         self.status_ms = 0  # board clock at the last status read
-        self.watermark = 16
+        self.watermark = 32  # words: 16 samples of both sensors, a batch every 154 ms
         self.odr_fine = 0
         self.configure()
 

@@ -84,7 +84,7 @@ class Slouch:
 
 _FORM_MAX = const(2000)  # a learned form leans at most 20 deg forward of the upright
 _FINE = const(10)        # a form's pitch kept with 10 more bits ...
-_STRAIGHTEN = const(7)   # ... follows a straighter posture by 1/128 per update (~5 s at 26/s)
+_STRAIGHTEN = const(6)   # ... follows a straighter posture by 1/64 per update (~5 s at 13/s)
 
 
 class Forms:

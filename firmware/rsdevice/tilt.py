@@ -12,12 +12,12 @@ from .gait import isqrt
 
 _ONE = const(16384)         # unit vectors in Q14
 _AVG_SHIFT = const(6)       # accelerometer averaged over tau = 64 samples (0.6 s): about a stride
-_CORR_EVERY = const(4)      # pull towards the averaged accelerometer every 4 samples (a power of 2) ...
-_GAIN_SHIFT = const(4)      # ... by 1/16: tau = 64 samples; the gyro carries anything faster
+_CORR_EVERY = const(8)      # pull towards the averaged accelerometer every 8 samples (a power of 2) ...
+_GAIN_SHIFT = const(3)      # ... by 1/8: tau = 64 samples; the gyro carries anything faster
 _COS_REJECT = const(16135)  # cos 10 deg (Q14): an average further off than that is not gravity
 _M_MAX = const(1048512)     # averaged accel, mg x8 << 6, clamped to +-2 g
 _W_MAX = const(16000)       # rates clamped to 16000 LSB (1120 dps): no trunk turns faster
-_LEAN_SHIFT = const(4)      # stride-averaged lean: tau = 16 updates x 4 samples (0.6 s, a stride)
+_LEAN_SHIFT = const(3)      # stride-averaged lean: tau = 8 updates x 8 samples (0.6 s, a stride)
 
 # atan(i/32) in centidegrees, i = 0..33 (33 pads the interpolation)
 _ATAN = tuple(int(math.degrees(math.atan(i / 32)) * 100 + 0.5) for i in range(34))
@@ -50,7 +50,8 @@ def atan2_cdeg(y, x):
 class Tilt:
     """update(ax, ay, az [mg], wx, wy, wz [raw gyro LSB]) per sample. Then
     `pitch`/`roll` (centidegrees, forward lean and right lean positive) are
-    current after `angles()`, and `lean` is the stride-averaged pitch.
+    current after `angles()`, and `lean` (the stride-averaged pitch) after
+    `update_lean()`.
 
     The estimate `g` (the measured 'up', Q20) turns with the gyro every sample
     and is pulled towards the accelerometer averaged over about a stride, so
@@ -272,6 +273,10 @@ class Tilt:
             self.ly = self.gy
             self.lz = self.gz
             self.lean_ready = True
+
+    def update_lean(self):
+        """Sets `lean`/`lean_roll` (centidegrees) from the stride-averaged
+        direction: two arctangents, so only when the coach looks."""
         if self.ux or self.uy or self.uz:
             self._angles(self.lx >> 6, self.ly >> 6, self.lz >> 6)
             self.lean = self._p
