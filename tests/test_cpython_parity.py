@@ -58,7 +58,7 @@ def test_same_tilt_under_cpython_and_micropython(tmp_path, monkeypatch):
         if i % 50 == 0:
             tilt.angles()
             tilt.update_lean()
-            out.append([tilt.gx, tilt.gy, tilt.gz, tilt.mx, tilt.bx, tilt.pitch, tilt.roll, tilt.lean])
+            out.append([tilt.g[0], tilt.g[1], tilt.g[2], tilt.m[0], tilt.b[0], tilt.pitch, tilt.roll, tilt.lean])
     """
     monkeypatch.syspath_prepend(str(FIRMWARE))
     monkeypatch.syspath_prepend(str(__import__("pathlib").Path(__file__).parent / "cpython_shims"))

@@ -471,9 +471,10 @@ class App:
         if self.auto_skip > 0:  # let the first strides (starting off, settling) pass
             return
         tilt = self.tilt
-        self.auto_x += tilt.gx >> 6
-        self.auto_y += tilt.gy >> 6
-        self.auto_z += tilt.gz >> 6
+        g = tilt.g
+        self.auto_x += g[0] >> 6
+        self.auto_y += g[1] >> 6
+        self.auto_z += g[2] >> 6
         self.auto_n += _POSTURE_EVERY
         if self.auto_n >= self.cfg["auto_reference_s"] * self.imu.odr_hz:
             tilt.set_reference(self.auto_x, self.auto_y, self.auto_z, 0, 0, 0)

@@ -3,6 +3,8 @@
 # calibrated forward axis that order shows as the loop the acceleration traces
 # against the vertical acceleration over a step; its sense flips with the
 # direction of travel. Integers only; nothing allocated per sample.
+from array import array
+
 import micropython
 from micropython import const
 
@@ -69,8 +71,9 @@ class Direction:
 
     def __init__(self, odr_hz=104, tilt=None):
         self.odr = odr_hz
-        self.tilt = tilt    # its gravity estimate (Q14 << 6, sensor axes), if any
+        # the tilt's estimate of 'up' (int32 array, Q14 << 6, sensor axes), if any
         self.has_tilt = tilt is not None
+        self.up = tilt.g if tilt is not None else array("i", (0, 0, 0))
         self.fx = 0
         self.fy = 0
         self.fz = 0
@@ -121,8 +124,13 @@ class Direction:
             return
         a = (ax * fx + ay * fy + az * fz) >> 14
         if self.has_tilt:  # gravity along forward, mg: the trunk's pitching is not a push
-            t = self.tilt
-            a -= ((((int(t.gx) >> 6) * fx + (int(t.gy) >> 6) * fy + (int(t.gz) >> 6) * fz) >> 14) * 1000) >> 14
+            g = ptr32(self.up)
+            one = 1
+            S = one << 31  # ptr32 loads are unsigned: (v ^ S) - S is the int32, on 32 or 64 bits
+            gx = ((g[0] ^ S) - S) >> 6
+            gy = ((g[1] ^ S) - S) >> 6
+            gz = ((g[2] ^ S) - S) >> 6
+            a -= (((gx * fx + gy * fy + gz * fz) >> 14) * 1000) >> 14
         if not self.started:  # start from the first sample, not from zero
             self.started = True
             self.ap = a

@@ -4,6 +4,7 @@
 # path allocates nothing, and every product stays below 2**30 so it remains a
 # small int on the ESP32's 32-bit port too.
 import math
+from array import array
 
 import micropython
 from micropython import const
@@ -17,6 +18,12 @@ _GAIN_SHIFT = const(3)      # ... by 1/8: tau = 64 samples; the gyro carries any
 _COS_REJECT = const(16135)  # cos 10 deg (Q14): an average further off than that is not gravity
 _M_MAX = const(1048512)     # averaged accel, mg x8 << 6, clamped to +-2 g
 _W_MAX = const(16000)       # rates clamped to 16000 LSB (1120 dps): no trunk turns faster
+_C_N = const(0)             # Tilt.c: samples seen (-1 before the first) ...
+_C_STILL = const(1)         # ... samples the gyro has been still ...
+_C_ZERO = const(2)          # ... samples it has read exact zeros ...
+_C_K = const(3)             # ... rad per LSB per sample, Q24 ...
+_C_STILL_LSB = const(4)     # ... 3 dps in LSB ...
+_C_ODR = const(5)           # ... samples per second
 _LEAN_SHIFT = const(3)      # stride-averaged lean: tau = 8 updates x 8 samples (0.6 s, a stride)
 
 # atan(i/32) in centidegrees, i = 0..33 (33 pads the interpolation)
@@ -68,18 +75,13 @@ class Tilt:
         self.still_lsb = int(3000 / gyro_mdps_per_lsb)  # 3 dps: "not turning" (Fusion)
         self.recover = 5 * odr_hz
         self.settle = 3 * odr_hz
-        self.n = -1
-        self.gx = 0
-        self.gy = 0
-        self.gz = _ONE << 6
-        self.mx = 0
-        self.my = 0
-        self.mz = 8000 << 6
-        self.bx = 0  # gyro offset, LSB x16
-        self.by = 0
-        self.bz = 0
-        self.still_n = 0
-        self.zero_n = 0
+        # the per-sample state in int32 arrays: the viper update reads and
+        # writes them as memory, not as attributes (each a lookup)
+        self.g = array("i", (0, 0, _ONE << 6))  # the estimate of 'up', Q20 (unit << 6)
+        self.m = array("i", (0, 0, 8000 << 6))  # the averaged accelerometer, mg x8 << 6
+        self.b = array("i", (0, 0, 0))          # gyro offset, LSB x16
+        # samples (-1 before the first), still for, zeros for; rad/LSB/sample Q24; 3 dps in LSB; rate
+        self.c = array("i", (-1, 0, 0, self.k, self.still_lsb, odr_hz))
         self.rejected_n = 0
         self.rejections = 0
         # reference: up u, forward f, right r (Q14); f = 0 when unknown
@@ -139,36 +141,41 @@ class Tilt:
     @micropython.viper
     def update(self, ax: int, ay: int, az: int, wx: int, wy: int, wz: int):
         # viper: machine-word arithmetic; every value here stays below 2**30,
-        # so it computes what CPython computes, small ints in and out
-        n = int(self.n) + 1
-        self.n = n
+        # so it computes what CPython computes
+        # ptr32 loads are unsigned: (v ^ S) - S gives the int32 back, on the
+        # ESP32's 32-bit words (where it changes nothing) as on a 64-bit VM
+        one = 1
+        S = one << 31
+        c = ptr32(self.c)
+        n = ((c[_C_N] ^ S) - S) + 1
+        c[_C_N] = n
         if n == 0:
             self._start(ax, ay, az)
             return
         # gyro offset: tracked while the gyro stays within 3 dps of it for 1 s
-        s = int(self.still_lsb) << 4
+        s = c[_C_STILL_LSB] << 4
         if wx == 0 and wy == 0 and wz == 0:
-            self.zero_n = int(self.zero_n) + 1
+            c[_C_ZERO] += 1
         else:
-            self.zero_n = 0
-        bx = int(self.bx)
-        by = int(self.by)
-        bz = int(self.bz)
+            c[_C_ZERO] = 0
+        b = ptr32(self.b)
+        bx = (b[0] ^ S) - S
+        by = (b[1] ^ S) - S
+        bz = (b[2] ^ S) - S
         dx = (wx << 4) - bx
         dy = (wy << 4) - by
         dz = (wz << 4) - bz
         if -s < dx and dx < s and -s < dy and dy < s and -s < dz and dz < s:
-            still = int(self.still_n) + 1
-            self.still_n = still
-            if still > int(self.odr):
+            c[_C_STILL] += 1
+            if c[_C_STILL] > c[_C_ODR]:
                 bx += dx >> 7
                 by += dy >> 7
                 bz += dz >> 7
-                self.bx = bx
-                self.by = by
-                self.bz = bz
+                b[0] = bx
+                b[1] = by
+                b[2] = bz
         else:
-            self.still_n = 0
+            c[_C_STILL] = 0
         wx -= bx >> 4
         wy -= by >> 4
         wz -= bz >> 4
@@ -184,22 +191,24 @@ class Tilt:
             wz = _W_MAX
         elif wz < -_W_MAX:
             wz = -_W_MAX
-        k = int(self.k)
+        k = c[_C_K]
         # a direction fixed in the world turns as dv/dt = v x w in sensor axes
-        big_x = int(self.gx)
-        big_y = int(self.gy)
-        big_z = int(self.gz)
+        g = ptr32(self.g)
+        big_x = (g[0] ^ S) - S
+        big_y = (g[1] ^ S) - S
+        big_z = (g[2] ^ S) - S
         gx = big_x >> 6
         gy = big_y >> 6
         gz = big_z >> 6
-        self.gx = big_x + ((((gy * wz - gz * wy) >> 8) * k) >> 10)
-        self.gy = big_y + ((((gz * wx - gx * wz) >> 8) * k) >> 10)
-        self.gz = big_z + ((((gx * wy - gy * wx) >> 8) * k) >> 10)
+        g[0] = big_x + ((((gy * wz - gz * wy) >> 8) * k) >> 10)
+        g[1] = big_y + ((((gz * wx - gx * wz) >> 8) * k) >> 10)
+        g[2] = big_z + ((((gx * wy - gy * wx) >> 8) * k) >> 10)
         # the averaged accelerometer (mg x8) turns with the sensor too; it is
         # kept with 6 more bits (M = m << 6) so the average has no dead zone
-        big_x = int(self.mx)
-        big_y = int(self.my)
-        big_z = int(self.mz)
+        m = ptr32(self.m)
+        big_x = (m[0] ^ S) - S
+        big_y = (m[1] ^ S) - S
+        big_z = (m[2] ^ S) - S
         mx = big_x >> 6
         my = big_y >> 6
         mz = big_z >> 6
@@ -218,46 +227,45 @@ class Tilt:
             big_z = _M_MAX
         elif big_z < -_M_MAX:
             big_z = -_M_MAX
-        self.mx = big_x
-        self.my = big_y
-        self.mz = big_z
+        m[0] = big_x
+        m[1] = big_y
+        m[2] = big_z
         if n & (_CORR_EVERY - 1) == 0:
             self._correct()
 
     def _start(self, ax, ay, az):
-        self.mx = _clamp(ax << 9)
-        self.my = _clamp(ay << 9)
-        self.mz = _clamp(az << 9)
-        self.gx = self.mx
-        self.gy = self.my
-        self.gz = self.mz
+        m = self.m
+        g = self.g
+        m[0] = g[0] = _clamp(ax << 9)
+        m[1] = g[1] = _clamp(ay << 9)
+        m[2] = g[2] = _clamp(az << 9)
         self._renorm()
 
     @micropython.native
     def _correct(self):
-        mx = self.mx >> 6
-        my = self.my >> 6
-        mz = self.mz >> 6
-        m = isqrt(mx * mx + my * my + mz * mz)
-        if m < 4000:  # averaged accel under 0.5 g: falling or nonsense, gyro only
+        m = self.m
+        g = self.g
+        c = self.c
+        mx = m[0] >> 6
+        my = m[1] >> 6
+        mz = m[2] >> 6
+        n = isqrt(mx * mx + my * my + mz * mz)
+        if n < 4000:  # averaged accel under 0.5 g: falling or nonsense, gyro only
             self._renorm()
             return
-        mx = mx * _ONE // m
-        my = my * _ONE // m
-        mz = mz * _ONE // m
-        gx = self.gx >> 6
-        gy = self.gy >> 6
-        gz = self.gz >> 6
-        cos = (mx * gx + my * gy + mz * gz) >> 14
-        gyro_alive = self.zero_n < self.odr
-        settling = self.n < self.settle  # start-up: converge fast, reject nothing (as Fusion does)
+        mx = mx * _ONE // n
+        my = my * _ONE // n
+        mz = mz * _ONE // n
+        cos = (mx * (g[0] >> 6) + my * (g[1] >> 6) + mz * (g[2] >> 6)) >> 14
+        gyro_alive = c[_C_ZERO] < self.odr
+        settling = c[_C_N] < self.settle  # start-up: converge fast, reject nothing (as Fusion does)
         if cos >= _COS_REJECT or not gyro_alive or settling or self.rejected_n >= self.recover:
             if cos >= _COS_REJECT:
                 self.rejected_n = 0
             shift = _GAIN_SHIFT - 2 if settling else _GAIN_SHIFT
-            self.gx += ((mx << 6) - self.gx) >> shift
-            self.gy += ((my << 6) - self.gy) >> shift
-            self.gz += ((mz << 6) - self.gz) >> shift
+            g[0] += ((mx << 6) - g[0]) >> shift
+            g[1] += ((my << 6) - g[1]) >> shift
+            g[2] += ((mz << 6) - g[2]) >> shift
         else:
             self.rejected_n += _CORR_EVERY
             self.rejections += 1
@@ -265,13 +273,13 @@ class Tilt:
         # the lean over strides: the angle of the averaged direction (averaging
         # angles instead would turn a wobble around upright into a lean)
         if self.lean_ready:
-            self.lx += (self.gx - self.lx) >> _LEAN_SHIFT
-            self.ly += (self.gy - self.ly) >> _LEAN_SHIFT
-            self.lz += (self.gz - self.lz) >> _LEAN_SHIFT
+            self.lx += (g[0] - self.lx) >> _LEAN_SHIFT
+            self.ly += (g[1] - self.ly) >> _LEAN_SHIFT
+            self.lz += (g[2] - self.lz) >> _LEAN_SHIFT
         else:
-            self.lx = self.gx
-            self.ly = self.gy
-            self.lz = self.gz
+            self.lx = g[0]
+            self.ly = g[1]
+            self.lz = g[2]
             self.lean_ready = True
 
     def update_lean(self):
@@ -284,27 +292,29 @@ class Tilt:
 
     @micropython.native
     def _renorm(self):
-        gx = self.gx >> 6
-        gy = self.gy >> 6
-        gz = self.gz >> 6
+        g = self.g
+        gx = g[0] >> 6
+        gy = g[1] >> 6
+        gz = g[2] >> 6
         n = isqrt(gx * gx + gy * gy + gz * gz)
         if n == 0:
-            self.gz = _ONE << 6
+            g[2] = _ONE << 6
             return
         d = _ONE - n
         if -512 < d < 512:  # first order: g * (1 + d/ONE), products stay small
-            self.gx += ((self.gx >> 4) * d) >> 10
-            self.gy += ((self.gy >> 4) * d) >> 10
-            self.gz += ((self.gz >> 4) * d) >> 10
+            g[0] += ((g[0] >> 4) * d) >> 10
+            g[1] += ((g[1] >> 4) * d) >> 10
+            g[2] += ((g[2] >> 4) * d) >> 10
         else:
-            self.gx = (gx * _ONE // n) << 6
-            self.gy = (gy * _ONE // n) << 6
-            self.gz = (gz * _ONE // n) << 6
+            g[0] = (gx * _ONE // n) << 6
+            g[1] = (gy * _ONE // n) << 6
+            g[2] = (gz * _ONE // n) << 6
 
     def angles(self):
         """Sets pitch and roll (centidegrees) of the current estimate against
         the reference; without a known forward, pitch is the whole tilt."""
-        self._angles(self.gx >> 6, self.gy >> 6, self.gz >> 6)
+        g = self.g
+        self._angles(g[0] >> 6, g[1] >> 6, g[2] >> 6)
         self.pitch = self._p
         self.roll = self._r
 

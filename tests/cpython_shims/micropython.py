@@ -13,3 +13,28 @@ def native(f):
 def viper(f):
     """Viper computes in machine words; the firmware keeps its values below 2**30, where that is Python's arithmetic."""
     return f
+
+
+# viper's pointer casts are builtins on the device: loads are unsigned, stores
+# keep the low bits, as the VM and the ESP32 do
+import builtins  # noqa: E402
+
+
+class _Ptr:
+    def __init__(self, obj, bits):
+        self.obj = obj
+        self.mask = (1 << bits) - 1
+        self.signed = getattr(obj, "typecode", "B") in "bhilq"
+
+    def __getitem__(self, i):
+        return self.obj[i] & self.mask
+
+    def __setitem__(self, i, v):
+        v &= self.mask
+        if self.signed and v > self.mask >> 1:
+            v -= self.mask + 1
+        self.obj[i] = v
+
+
+for _name, _bits in (("ptr8", 8), ("ptr16", 16), ("ptr32", 32)):
+    setattr(builtins, _name, lambda obj, bits=_bits: _Ptr(obj, bits))
