@@ -213,7 +213,7 @@ from rsdevice.sessionlog import SessionStore, SessionWriter
 from rsdevice.wire import encode
 
 class Null:
-    def write(self, b): return len(b)
+    def write(self, b, n=-1): return len(b) if n < 0 else n
 
 class Board:
     link_in = sys.stdin.buffer
@@ -232,12 +232,14 @@ for i in range(2000):
 w.close()
 link = Link(Board(), store, App())
 size = store.size(1)
-requests = [encode(S.READ_SESSION, 0, (1, off, S.MAX_CHUNK))[7:-4] for off in range(0, size - S.MAX_CHUNK, S.MAX_CHUNK)]
+requests = [encode(S.READ_SESSION, k & 0xFF, (1, off, S.MAX_CHUNK))
+            for k, off in enumerate(range(0, size - S.MAX_CHUNK, S.MAX_CHUNK))]
 best = None
 for _ in range(5):  # the least of five passes: this machine's other work is not the device's
     t0 = time.ticks_us()
-    for n, payload in enumerate(requests):
-        link._handle((0, S.READ_SESSION, n & 0xFF, payload))
+    for frame in requests:  # the request's bytes parsed, the chunk read, framed and written
+        for b in frame:
+            link.byte_in(b)
     dt = time.ticks_diff(time.ticks_us(), t0) / len(requests)
     best = dt if best is None or dt < best else best
 print(json.dumps({"us_per_chunk": best, "chunks": len(requests)}))
@@ -245,7 +247,8 @@ print(json.dumps({"us_per_chunk": best, "chunks": len(requests)}))
 
 
 def chunk_cost():
-    """The VM's time to serve one READ_SESSION of MAX_CHUNK bytes (file read, frame, write)."""
+    """The VM's time to serve one READ_SESSION of MAX_CHUNK bytes (the request
+    parsed byte by byte, the file read, the frame built, written)."""
     with tempfile.TemporaryDirectory() as tmp:
         return vm_json(CHUNK_CODE, cwd=tmp, heap="1M")["us_per_chunk"]
 

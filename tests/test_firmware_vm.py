@@ -270,3 +270,82 @@ def test_the_twins_precomputed_words_equal_its_own_model(tmp_path):
     model = vm_json(code, with_twin=True, env=env)
     words = vm_json(code, with_twin=True, env=dict(env, RS_TWIN_WORDS=str(write_twin_words(trace, tmp_path / "t.w"))))
     assert len(model) > 300 and words == model
+
+
+def test_serving_a_sync_allocates_nothing():
+    """The sync's steady state, READ_SESSION after READ_SESSION of a closed
+    session: request bytes parsed, the chunk read from flash, framed in place
+    with its CRC in machine words and written, all under heap_lock."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = vm_json("""
+        import json, sys, micropython
+        from rsdevice import schema as S
+        from rsdevice.link import Link
+        from rsdevice.sessionlog import SessionStore, SessionWriter
+        from rsdevice.wire import encode, FrameReader
+
+        class Sink:
+            def __init__(self):
+                self.frames = 0
+                self.last = bytearray(600)
+                self.last_n = 0
+            def write(self, b, n=-1):
+                if n < 0:
+                    n = len(b)
+                for i in range(n):
+                    self.last[i] = b[i]
+                self.last_n = n
+                self.frames += 1
+                return n
+
+        class Board:
+            link_in = sys.stdin.buffer
+            link_out = Sink()
+            device_id = b"testdev!"
+            def ticks_ms(self): return 0
+            def ticks_diff(self, a, b): return a - b
+
+        class App:
+            writer = None
+
+        store = SessionStore()
+        w = SessionWriter(store, 7)
+        for i in range(600):
+            w.write(S.R_STEP, i * 350, 350, 1714, 900, -250, 120, 80, 1, -40, 3)
+        w.close()
+        board = Board()
+        link = Link(board, store, App())
+        size = store.size(7)
+        offsets = list(range(0, size - S.MAX_CHUNK, S.MAX_CHUNK))
+        requests = [encode(S.READ_SESSION, k & 0xFF, (7, off, S.MAX_CHUNK)) for k, off in enumerate(offsets)]
+        first = requests[0]
+        for i in range(len(first)):  # the first chunk opens the file: before the lock
+            link.byte_in(first[i])
+        frames = board.link_out.frames
+        k = n = i = 0
+        frame = first
+        micropython.heap_lock()
+        for k in range(1, len(requests)):
+            frame = requests[k]
+            n = len(frame)
+            for i in range(n):
+                link.byte_in(frame[i])
+        micropython.heap_unlock()
+        sink = board.link_out
+        r = FrameReader()
+        got = None
+        for i in range(sink.last_n):
+            got = r.feed(sink.last[i]) or got
+        err, tid, seq, payload = got
+        with open(store.path(7), "rb") as f:
+            f.seek(offsets[-1])
+            want = f.read(S.MAX_CHUNK)
+        print(json.dumps({"served": sink.frames - frames, "asked": len(requests) - 1, "err": err,
+                          "tid": tid, "seq": seq, "sid": payload[0] | payload[1] << 8,
+                          "offset": int.from_bytes(payload[4:8], "little"), "same": payload[8:] == want,
+                          "last_offset": offsets[-1], "last_seq": (len(requests) - 1) & 0xFF,
+                          "chunk_tid": S.SESSION_CHUNK}))
+        """, cwd=tmp)
+    assert out["served"] == out["asked"] > 10
+    assert out["err"] == 0 and out["tid"] == out["chunk_tid"]
+    assert out["sid"] == 7 and out["offset"] == out["last_offset"] and out["seq"] == out["last_seq"] and out["same"]

@@ -6,7 +6,9 @@ import select
 import micropython
 
 from . import schema as S
-from .wire import FrameReader, decode, encode
+from .wire import FrameReader, decode, encode, seal
+
+_HDR = 7     # a frame's header: the payload starts here
 
 _IDLE_RESET_MS = 500  # a frame cut off mid-way (cable pulled) is dropped after this
 _ACTIVE_MS = 2000     # after a byte, the host is talking: the loop polls the link often
@@ -25,6 +27,10 @@ class Link:
         self.last_byte = 0
         self.leave = False
         self.buf = bytearray(S.MAX_CHUNK)
+        # a SESSION_CHUNK frame is built here in place: its chunk read from the file at
+        # byte 15 (after sid and offset), header and CRC around it; nothing allocated
+        self.tx = bytearray(_HDR + 8 + S.MAX_CHUNK + 4)
+        self.tx_chunk = memoryview(self.tx)[_HDR + 8:]
         self.byte = bytearray(1)    # read into, one byte at a time: nothing allocated per byte
         self.active_at = -_ACTIVE_MS  # board clock of the last byte that arrived
 
@@ -47,9 +53,7 @@ class Link:
             if not ready or not self.inp.readinto(byte):
                 break
             got = True
-            r = self.reader.feed(byte[0])
-            if r is not None:
-                self._handle(r)
+            self.byte_in(byte[0])
         now = board.ticks_ms()
         if got:
             self.last_byte = now
@@ -63,19 +67,33 @@ class Link:
         board = self.board
         return board.ticks_diff(board.ticks_ms(), self.active_at) < _ACTIVE_MS
 
+    def byte_in(self, b):
+        """One byte from the host: a whole frame is answered."""
+        r = self.reader.take(b)
+        if r >= 0:
+            self._handle(r)
+
     def send(self, tid, seq, values=(), tail: bytes | memoryview = b""):
         self.out.write(encode(tid, seq, values, tail))
 
     def error(self, code, tid, seq):
         self.send(S.ERROR, seq, (code, tid, seq))
 
-    def _handle(self, r):
-        err, tid, seq, payload = r
+    def _handle(self, err):
+        reader = self.reader
+        tid = reader.tid
+        seq = reader.seq
         if err:
             self.error(err, tid, seq)
             return
+        b = reader.buf
+        if tid == S.READ_SESSION and reader.end == _HDR + 10:
+            # the sync's steady state, a chunk after a chunk: fields read in place, no tuple
+            self.read_session(seq, b[7] | (b[8] << 8) | (b[9] << 16) | (b[10] << 24),
+                              b[11] | (b[12] << 8) | (b[13] << 16) | (b[14] << 24), b[15] | (b[16] << 8))
+            return
         try:
-            args = decode(tid, payload)
+            args = decode(tid, memoryview(b)[_HDR:reader.end])
         except ValueError:
             self.error(S.E_BAD_LENGTH, tid, seq)
             return
@@ -101,20 +119,7 @@ class Link:
             self.send(S.SESSION_INFO, seq, (i, len(ids), sid, self.store.size(sid), crc,
                                             1 if closed else 0, 1 if self.store.confirmed(sid) else 0))
         elif tid == S.READ_SESSION:
-            sid, offset, length = args
-            size = self.store.size(sid)
-            if size < 0:
-                self.error(S.E_NO_SESSION, tid, seq)
-                return
-            if offset > size or length > S.MAX_CHUNK:
-                self.error(S.E_BAD_RANGE, tid, seq)
-                return
-            recording = self.app.writer and self.app.writer.sid == sid
-            if recording:
-                self.app.writer.flush()
-            n = self.store.read(sid, offset, min(length, size - offset), self.buf, keep=not recording) \
-                if offset < size else 0
-            self.send(S.SESSION_CHUNK, seq, (sid, offset), memoryview(self.buf)[:n])
+            self.read_session(seq, args[0], args[1], args[2])
         elif tid == S.CONFIRM_SESSION:
             sid, crc = args
             if self.store.size(sid) < 0:
@@ -165,3 +170,30 @@ class Link:
             self.leave = True
         else:
             self.error(S.E_UNKNOWN_TYPE, tid, seq)
+
+    def read_session(self, seq, sid, offset, length):
+        store = self.store
+        size = store.size(sid)
+        if size < 0:
+            self.error(S.E_NO_SESSION, S.READ_SESSION, seq)
+            return
+        if offset > size or length > S.MAX_CHUNK:
+            self.error(S.E_BAD_RANGE, S.READ_SESSION, seq)
+            return
+        writer = self.app.writer
+        recording = False
+        if writer is not None and writer.sid == sid:
+            recording = True
+            writer.flush()
+        n = store.read(sid, offset, min(length, size - offset), self.tx_chunk, keep=not recording) \
+            if offset < size else 0
+        tx = self.tx
+        tx[7] = sid & 0xFF
+        tx[8] = (sid >> 8) & 0xFF
+        tx[9] = (sid >> 16) & 0xFF
+        tx[10] = (sid >> 24) & 0xFF
+        tx[11] = offset & 0xFF
+        tx[12] = (offset >> 8) & 0xFF
+        tx[13] = (offset >> 16) & 0xFF
+        tx[14] = (offset >> 24) & 0xFF
+        self.out.write(tx, seal(tx, S.SESSION_CHUNK, seq, 8 + n))

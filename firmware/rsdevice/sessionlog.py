@@ -35,8 +35,9 @@ class SessionStore:
         except OSError:
             pass
         self._crc = {}  # sid -> (size, crc32) cache for closed sessions
-        self._rf = None  # a closed session's file kept open for reading, and its id
+        self._rf = None  # a closed session's file kept open for reading, its id and size
         self._rf_sid = 0
+        self._rf_size = 0
 
     def count_boot(self):
         """This boot's number (one more than the last; kept on flash)."""
@@ -97,6 +98,8 @@ class SessionStore:
         return last + 1
 
     def size(self, sid):
+        if self._rf is not None and self._rf_sid == sid:  # the closed session being read: known
+            return self._rf_size
         p = self.path(sid)
         return os.stat(p)[6] if p else -1
 
@@ -113,8 +116,10 @@ class SessionStore:
         else:
             self.forget()
             f = open(self._existing(sid), "rb")
+            if keep:
+                self._rf_size = f.seek(0, 2)
         f.seek(offset)
-        n = f.readinto(memoryview(buf)[:length])
+        n = f.readinto(buf, length)  # nbytes, not a slice: nothing allocated
         if keep:
             self._rf = f
             self._rf_sid = sid

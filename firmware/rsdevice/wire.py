@@ -2,6 +2,9 @@
 # schema.py (from protocol/rsproto/catalogue.py); golden vectors keep it honest.
 import binascii
 import struct
+from array import array
+
+import micropython
 from micropython import const
 
 from . import schema as S
@@ -9,15 +12,60 @@ from . import schema as S
 _HDR = const(7)  # magic(2) + version, type, seq, length(2)
 _CRC = const(4)
 
-# CRC seed per message type: crc32 of its schema byte (MAVLink CRC_EXTRA).
-_SEED = {}
+# CRC seed per message type: crc32 of its schema byte (MAVLink CRC_EXTRA);
+# unknown types get seed 0 (they fail as UNKNOWN_TYPE). Kept as uint32 words:
+# a CRC of 2**30 or more is a big int (an allocation) on the ESP32's port.
+_SEEDS = array("I", bytes(4 * 256))
 for _t in S.MESSAGE:
-    _SEED[_t] = binascii.crc32(bytes((S.MESSAGE[_t][2],)))
+    _SEEDS[_t] = binascii.crc32(bytes((S.MESSAGE[_t][2],)))
+_TABLE = array("I", bytes(4 * 256))  # CRC-32 (zlib's), a byte at a time
+for _i in range(256):
+    _c = _i
+    for _ in range(8):
+        _c = (_c >> 1) ^ 0xEDB88320 if _c & 1 else _c >> 1
+    _TABLE[_i] = _c
 
 
 def frame_crc(body):
-    # body: version..payload; unknown types get seed 0 (they fail as UNKNOWN_TYPE)
-    return binascii.crc32(body, _SEED.get(body[1], 0))
+    # body: version..payload
+    return binascii.crc32(body, _SEEDS[body[1]])
+
+
+@micropython.viper
+def _crc_at(buf, start: int, end: int, table, seeds, put: int) -> bool:
+    """The frame CRC of buf[start:end] (version..payload), in machine words:
+    written little-endian at buf[end] (put), else compared with what is there."""
+    b = ptr8(buf)
+    t = ptr32(table)
+    mask = ((uint(1) << 16) << 16) - uint(1)  # 32 ones, on a 32-bit port as on a 64-bit VM
+    crc = (uint(ptr32(seeds)[b[start + 1]]) ^ mask) & mask
+    i = start
+    while i < end:
+        crc = uint(t[(crc ^ uint(b[i])) & uint(0xFF)]) ^ (crc >> 8)
+        i += 1
+    crc = (crc ^ mask) & mask
+    if put:
+        b[end] = crc & uint(0xFF)
+        b[end + 1] = (crc >> 8) & uint(0xFF)
+        b[end + 2] = (crc >> 16) & uint(0xFF)
+        b[end + 3] = (crc >> 24) & uint(0xFF)
+        return True
+    got = uint(b[end]) | (uint(b[end + 1]) << 8) | (uint(b[end + 2]) << 16) | (uint(b[end + 3]) << 24)
+    return got == crc
+
+
+def seal(buf, tid, seq, length):
+    """Frame a payload already at buf[7:7+length] in place: header and CRC.
+    -> the frame's length. Nothing allocated (the sync's chunks go this way)."""
+    buf[0] = S.MAGIC0
+    buf[1] = S.MAGIC1
+    buf[2] = S.PROTOCOL_VERSION
+    buf[3] = tid
+    buf[4] = seq & 0xFF
+    buf[5] = length & 0xFF
+    buf[6] = length >> 8
+    _crc_at(buf, 2, _HDR + length, _TABLE, _SEEDS, 1)
+    return _HDR + length + _CRC
 
 
 def encode(tid, seq, values=(), tail: bytes | memoryview = b""):
@@ -44,26 +92,40 @@ def decode(tid, payload) -> tuple:
 
 class FrameReader:
     """Assembles frames one byte at a time; resyncs on the magic after noise
-    or a corrupt frame. feed() returns None until a frame ends, then
-    (error_code, type, seq, payload) with error_code 0 when the frame is good.
-    A corrupt frame may hide the start of a good one, so its bytes after the
-    first are scanned again: in a loop, not by recursion (a crafted frame
-    nests dozens of candidates, and the ESP32's task stack is small)."""
+    or a corrupt frame. take() returns -1 until a frame ends, then 0 when it
+    is good (`tid`, `seq`, and the payload in buf[7:end]) or an error code;
+    feed() returns None or (error_code, type, seq, payload bytes). A corrupt
+    frame may hide the start of a good one, so its bytes after the first are
+    scanned again: in a loop, not by recursion (a crafted frame nests dozens
+    of candidates, and the ESP32's task stack is small)."""
 
     def __init__(self):
         self.buf = bytearray(_HDR + S.MAX_PAYLOAD + _CRC)
         self.scan = bytearray(len(self.buf))
         self.n = 0
         self.need = _HDR
+        self.tid = 0
+        self.seq = 0
+        self.end = _HDR  # the last good frame's payload ends here in buf
 
     def reset(self):
         self.n = 0
         self.need = _HDR
 
     def feed(self, b):
+        r = self.take(b)
+        if r < 0:
+            return None
+        return (r, self.tid, self.seq, bytes(memoryview(self.buf)[_HDR:self.end]) if r == 0 else b"")
+
+    def take(self, b):
         r = self._take(b)
-        if r is not None and self.n:  # a corrupt candidate, still held: rescan it
+        if r > 0 and self.n:  # a corrupt candidate, still held: rescan it
+            tid = self.tid
+            seq = self.seq
             self._rescan()
+            self.tid = tid
+            self.seq = seq
         return r
 
     def _rescan(self):
@@ -77,8 +139,8 @@ class FrameReader:
         while i < m:
             r = self._take(scan[i])
             i += 1
-            if r is not None and self.n:  # a nested candidate failed too:
-                i -= self.n - 1           # go on from its second byte
+            if r > 0 and self.n:  # a nested candidate failed too:
+                i -= self.n - 1   # go on from its second byte
                 self.reset()
 
     def _take(self, b):
@@ -87,30 +149,31 @@ class FrameReader:
         buf = self.buf
         n = self.n
         if n == 0 and b != S.MAGIC0:
-            return None
+            return -1
         if n == 1 and b != S.MAGIC1:
             self.n = 1 if b == S.MAGIC0 else 0
-            return None
+            return -1
         buf[n] = b
         n += 1
         self.n = n
         if n == _HDR:
             length = buf[5] | (buf[6] << 8)
             if length > S.MAX_PAYLOAD:
-                return (S.E_BAD_LENGTH, buf[3], buf[4], b"")
+                self.tid = buf[3]
+                self.seq = buf[4]
+                return S.E_BAD_LENGTH
             self.need = _HDR + length + _CRC
         if n < self.need or n < _HDR:
-            return None
+            return -1
         end = self.need - _CRC
-        mv = memoryview(buf)
-        got = buf[end] | (buf[end + 1] << 8) | (buf[end + 2] << 16) | (buf[end + 3] << 24)
-        tid = buf[3]
-        seq = buf[4]
-        if frame_crc(mv[2:end]) != got:
-            return (S.E_BAD_CRC, tid, seq, b"")
+        self.tid = buf[3]
+        self.seq = buf[4]
+        if not _crc_at(buf, 2, end, _TABLE, _SEEDS, 0):
+            return S.E_BAD_CRC
         self.reset()
         if buf[2] != S.PROTOCOL_VERSION:
-            return (S.E_BAD_VERSION, tid, seq, b"")
-        if tid not in S.MESSAGE:
-            return (S.E_UNKNOWN_TYPE, tid, seq, b"")
-        return (0, tid, seq, bytes(mv[_HDR:end]))
+            return S.E_BAD_VERSION
+        if buf[3] not in S.MESSAGE:
+            return S.E_UNKNOWN_TYPE
+        self.end = end
+        return 0

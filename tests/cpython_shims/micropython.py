@@ -38,3 +38,6 @@ class _Ptr:
 
 for _name, _bits in (("ptr8", 8), ("ptr16", 16), ("ptr32", 32)):
     setattr(builtins, _name, lambda obj, bits=_bits: _Ptr(obj, bits))
+
+# viper's unsigned cast: a machine word of the 64-bit VM, as these checks model it
+setattr(builtins, "uint", lambda v: v & 0xFFFFFFFFFFFFFFFF)
