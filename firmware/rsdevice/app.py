@@ -530,8 +530,7 @@ class App:
         cfg = self.cfg
         cfg[key] = value
         config.save(cfg, self.cal.up + self.cal.fwd if self.cal.up != [0, 0, 0] else None)
-        self.det.floor = cfg["step_floor_mg"]
-        self.det.min_gap = cfg["step_min_ms"] * self.imu.odr_hz // 1000
+        self.det.configure(cfg["step_floor_mg"], cfg["step_min_ms"])
         self.slouch.configure(cfg)
         self.forms.configure(cfg)
         self.bouts.configure(cfg)

@@ -1,6 +1,8 @@
 # Causal step detector on the vertical acceleration, found from gravity so the
 # mounting does not matter. Integers only on the per-sample path: no floats,
 # no allocation (tests prove it under micropython.heap_lock()).
+from array import array
+
 import micropython
 from micropython import const
 
@@ -10,6 +12,33 @@ _LP_SHIFT = const(1)    # vertical low-pass: EMA 1/2, about 8 Hz at 104 Hz
 _RENORM = const(8)      # recompute the gravity unit vector every 8 samples (a power of 2)
 _DUE_LO = const(7)      # a step is due 0.7-1.3x the recent interval after the last
 _DUE_HI = const(13)     # (turning or stopping stretches a step by up to ~30 %)
+# StepDetector.s: the per-sample state, int32 words the viper update reads as memory
+_N = const(0)           # samples seen (-1 before the first)
+_GX = const(1)          # gravity, low-passed (mg x16)
+_GY = const(2)
+_GZ = const(3)
+_FX = const(4)          # acceleration low-passed like lp, for the jerk
+_FY = const(5)
+_FZ = const(6)
+_UX = const(7)          # the vertical, unit vector Q14
+_UY = const(8)
+_UZ = const(9)
+_GNORM = const(10)      # gravity's magnitude (mg)
+_LP = const(11)         # low-passed vertical acceleration above gravity (mg)
+_CYCLE_PEAK = const(12)  # largest lp since the last step
+_RISE = const(13)       # last upward crossing of gravity
+_JERK = const(14)       # largest squared jerk since the last rise, and where
+_JERK_N = const(15)
+_LAST = const(16)       # the last step's peak sample
+_IAVG = const(17)       # recent interval, samples x16
+_MAX_GAP = const(18)    # longer than this is a pause, not a step
+_PEAK_AVG = const(19)   # recent peaks (mg)
+_FLOOR = const(20)      # a step's least peak (mg)
+_WEAK = const(21)       # the last step was a weak one carried by the rhythm
+_MIN_GAP = const(22)    # the least interval (samples)
+_CAND_N = const(23)     # the candidate peak's sample (-1: none) and height
+_CAND = const(24)
+_WORDS = const(25)
 
 
 def isqrt(v):
@@ -56,100 +85,103 @@ class StepDetector:
 
     def __init__(self, odr_hz, floor_mg=100, min_step_ms=250):
         self.odr = odr_hz
-        self.floor = floor_mg
-        self.min_gap = min_step_ms * odr_hz // 1000
-        self.max_gap = 2 * odr_hz  # longer than this is a pause, not a step
         self.max_rise = odr_hz * 3 // 10  # a contact rises to its peak within 0.3 s
-        self.n = -1
-        self.gx = 0
-        self.gy = 0
-        self.gz = 0
-        self.ux = 0
-        self.uy = 0
-        self.uz = 1 << _Q
-        self.gnorm = 1000
-        self.lp = 0
-        self.fx = 0  # acceleration low-passed like lp, for the jerk
-        self.fy = 0
-        self.fz = 0
-        self.jerk = 0  # largest squared jerk since the last rise, and where
-        self.jerk_n = 0
-        self.peak_avg = 0
-        self.cycle_peak = 0  # largest lp since the last step
-        self.interval_avg = 0  # samples x16
-        self.last = -(1 << 20)
-        self.cand = 0
-        self.cand_n = -1
-        self.rise_n = -(1 << 20)  # last upward crossing of gravity
+        st = self.s = array("i", bytes(4 * _WORDS))
+        st[_N] = -1
+        st[_UZ] = 1 << _Q
+        st[_GNORM] = 1000
+        st[_LAST] = -(1 << 20)
+        st[_RISE] = -(1 << 20)
+        st[_CAND_N] = -1
+        st[_MAX_GAP] = 2 * odr_hz
+        self.configure(floor_mg, min_step_ms)
+        self.lp = 0            # low-passed vertical acceleration above gravity (mg), each sample
         self.step_n = 0
         self.interval = 0
         self.cadence_dspm = 0
         self.peak = 0
+        self.peak_avg = 0      # the recent peaks, as of the last step
         self.steps = 0
-        self.weak = False  # the last step was a weak one carried by the rhythm
+
+    def configure(self, floor_mg, min_step_ms):
+        self.s[_FLOOR] = floor_mg
+        self.s[_MIN_GAP] = min_step_ms * self.odr // 1000
+
+    @property
+    def n(self):
+        """Samples seen, less one (the sample index of the last)."""
+        return self.s[_N]
 
     @micropython.viper
     def update(self, ax: int, ay: int, az: int) -> bool:
         # viper: machine-word arithmetic; every value here stays below 2**30
-        # (divisions only of values >= 0), so it computes what CPython computes
-        n = int(self.n) + 1
-        self.n = n
+        # (divisions only of values >= 0), so it computes what CPython
+        # computes; ptr32 loads are unsigned, (v ^ S) - S puts the sign back
+        one = 1
+        S = one << 31
+        st = ptr32(self.s)
+        n = ((st[_N] ^ S) - S) + 1
+        st[_N] = n
         if n == 0:
-            self.gx = ax << 4
-            self.gy = ay << 4
-            self.gz = az << 4
+            st[_GX] = ax << 4
+            st[_GY] = ay << 4
+            st[_GZ] = az << 4
             self._renorm()
         else:
-            g = int(self.gx)
-            self.gx = g + (((ax << 4) - g) >> _G_SHIFT)
-            g = int(self.gy)
-            self.gy = g + (((ay << 4) - g) >> _G_SHIFT)
-            g = int(self.gz)
-            self.gz = g + (((az << 4) - g) >> _G_SHIFT)
+            g = (st[_GX] ^ S) - S
+            st[_GX] = g + (((ax << 4) - g) >> _G_SHIFT)
+            g = (st[_GY] ^ S) - S
+            st[_GY] = g + (((ay << 4) - g) >> _G_SHIFT)
+            g = (st[_GZ] ^ S) - S
+            st[_GZ] = g + (((az << 4) - g) >> _G_SHIFT)
             if n & (_RENORM - 1) == 0:
                 self._renorm()
         # jerk of the low-passed vector, mg/sample squared: a saturated swing
         # (32000 mg on all three axes) is below 2^30, a small int on the ESP32
-        fx = int(self.fx)
-        fy = int(self.fy)
-        fz = int(self.fz)
+        fx = (st[_FX] ^ S) - S
+        fy = (st[_FY] ^ S) - S
+        fz = (st[_FZ] ^ S) - S
         dx = (ax - fx) >> _LP_SHIFT
         dy = (ay - fy) >> _LP_SHIFT
         dz = (az - fz) >> _LP_SHIFT
-        self.fx = fx + dx
-        self.fy = fy + dy
-        self.fz = fz + dz
+        st[_FX] = fx + dx
+        st[_FY] = fy + dy
+        st[_FZ] = fz + dz
         jerk = dx * dx + dy * dy + dz * dz
-        v = ((ax * int(self.ux) + ay * int(self.uy) + az * int(self.uz)) >> _Q) - int(self.gnorm)
-        before = int(self.lp)
+        ux = (st[_UX] ^ S) - S
+        uy = (st[_UY] ^ S) - S
+        uz = (st[_UZ] ^ S) - S
+        v = ((ax * ux + ay * uy + az * uz) >> _Q) - st[_GNORM]
+        before = (st[_LP] ^ S) - S
         lp = before + ((v - before) >> _LP_SHIFT)
+        st[_LP] = lp
         self.lp = lp
-        if lp > int(self.cycle_peak):
-            self.cycle_peak = lp
+        if lp > (st[_CYCLE_PEAK] ^ S) - S:
+            st[_CYCLE_PEAK] = lp
         if before < 0 and lp >= 0:
-            self.rise_n = n
-            self.jerk = 0
-        if jerk > int(self.jerk):
-            self.jerk = jerk
-            self.jerk_n = n
+            st[_RISE] = n
+            st[_JERK] = 0
+        if jerk > st[_JERK]:
+            st[_JERK] = jerk
+            st[_JERK_N] = n
 
-        last = int(self.last)
+        last = (st[_LAST] ^ S) - S
         since = n - last
-        avg = int(self.interval_avg) >> 4
-        peak_avg = int(self.peak_avg)
-        if since > int(self.max_gap) or (avg and since > 2 * avg):
+        avg = st[_IAVG] >> 4
+        peak_avg = st[_PEAK_AVG]
+        if since > st[_MAX_GAP] or (avg and since > 2 * avg):
             # no step for a while: let the threshold fall back towards the floor
             peak_avg -= peak_avg >> 6
-            self.peak_avg = peak_avg
-        floor = int(self.floor)
+            st[_PEAK_AVG] = peak_avg
+        floor = st[_FLOOR]
         thr = (peak_avg * 2) // 5
         if thr < floor:
             thr = floor
         strong = thr
-        weak = bool(self.weak)
+        weak = st[_WEAK]
         gap = (avg * 3) // 4 if weak else (avg * 3) // 5
-        if gap < int(self.min_gap):
-            gap = int(self.min_gap)
+        if gap < st[_MIN_GAP]:
+            gap = st[_MIN_GAP]
         if avg and not weak and (avg * _DUE_LO) // 10 <= since and since <= (avg * _DUE_HI) // 10:
             due = peak_avg // 10
             if due < (floor * 2) // 5:
@@ -157,66 +189,71 @@ class StepDetector:
             if due < thr:
                 thr = due
 
-        cand_n = int(self.cand_n)
+        cand_n = (st[_CAND_N] ^ S) - S
         if cand_n >= 0:
-            cand = int(self.cand)
+            cand = (st[_CAND] ^ S) - S
             if lp > cand:
-                self.cand = lp
-                self.cand_n = n
+                st[_CAND] = lp
+                st[_CAND_N] = n
             elif lp < 0 or n - cand_n > gap or (lp < (cand >> 1) and cand >= strong):
                 return bool(self._confirm())
-        elif lp > thr and since >= gap and int(self.rise_n) > last:
+        elif lp > thr and since >= gap and (st[_RISE] ^ S) - S > last:
             # a new step needs its own rise through gravity: a level that stays
             # high (a ramp across a gap, a lift) is not a train of steps
-            self.cand = lp
-            self.cand_n = n
+            st[_CAND] = lp
+            st[_CAND_N] = n
         return False
 
     def skip(self, k):
         """k samples never arrived (a FIFO overrun): the clock moves on, a
         step begun before the gap is dropped."""
-        self.n += k
-        self.cand_n = -1
+        self.s[_N] += k
+        self.s[_CAND_N] = -1
 
     def _confirm(self):
-        at = self.cand_n
-        peak = self.cand
-        prev = self.last
-        self.cand_n = -1
-        interval = at - self.last
-        if interval > self.max_gap:
+        st = self.s
+        at = st[_CAND_N]
+        peak = st[_CAND]
+        prev = st[_LAST]
+        st[_CAND_N] = -1
+        interval = at - prev
+        if interval > st[_MAX_GAP]:
             interval = 0
+        elif st[_IAVG] == 0:
+            st[_IAVG] = interval << 4
         else:
-            if self.interval_avg == 0:
-                self.interval_avg = interval << 4
-            else:
-                self.interval_avg += ((interval << 4) - self.interval_avg) >> 2
-        self.last = at
+            st[_IAVG] += ((interval << 4) - st[_IAVG]) >> 2
+        st[_LAST] = at
         # a weak step does not drag the recent peaks down
-        self.weak = peak < self.floor or peak < (self.peak_avg * 2) // 5
-        if not self.weak:
-            top = self.cycle_peak
-            self.peak_avg = top if self.peak_avg == 0 else self.peak_avg + ((top - self.peak_avg) >> 2)
-        self.cycle_peak = 0
+        peak_avg = st[_PEAK_AVG]
+        weak = peak < st[_FLOOR] or peak < (peak_avg * 2) // 5
+        st[_WEAK] = 1 if weak else 0
+        if not weak:
+            top = st[_CYCLE_PEAK]
+            peak_avg = top if peak_avg == 0 else peak_avg + ((top - peak_avg) >> 2)
+            st[_PEAK_AVG] = peak_avg
+        self.peak_avg = peak_avg
+        st[_CYCLE_PEAK] = 0
         # date the step between its rise and its impact, if the rise belongs
         # to this peak (else at the peak)
-        rise = self.rise_n
-        self.step_n = (rise + self.jerk_n + 1) >> 1 if rise > prev and at - rise <= self.max_rise else at
+        rise = st[_RISE]
+        self.step_n = (rise + st[_JERK_N] + 1) >> 1 if rise > prev and at - rise <= self.max_rise else at
         self.interval = interval
         self.peak = peak
         self.steps += 1
-        avg = self.interval_avg
+        avg = st[_IAVG]
         self.cadence_dspm = (600 * 16 * self.odr) // avg if (avg and interval) else 0
         return True
 
     def _renorm(self):
-        gx = self.gx >> 4
-        gy = self.gy >> 4
-        gz = self.gz >> 4
+        st = self.s
+        gx = st[_GX] >> 4
+        gy = st[_GY] >> 4
+        gz = st[_GZ] >> 4
         norm = isqrt(gx * gx + gy * gy + gz * gz)
         if norm < 200:  # free fall or nonsense: keep the last direction
             return
-        self.gnorm = norm
-        self.ux = (gx << _Q) // norm
-        self.uy = (gy << _Q) // norm
-        self.uz = (gz << _Q) // norm
+        st[_GNORM] = norm
+        st[_UX] = (gx << _Q) // norm
+        st[_UY] = (gy << _Q) // norm
+        st[_UZ] = (gz << _Q) // norm
