@@ -229,13 +229,15 @@ def test_the_chips_own_rate_deviation_keeps_step_times_true(fine, clean_replays)
 
 
 def test_the_twin_can_charge_the_firmwares_processing_to_its_clock():
-    """With a CPU factor the firmware's work takes time on the twin's clock: the
-    same run's session lasts longer on it (the steps stay the trace's)."""
+    """With a CPU factor the firmware's work takes time on the twin's clock
+    (the steps stay the trace's), the chip model's reads not: at K = 200 a
+    whole tick's ~4 us a sample on this VM is ~0.8 ms of an ESP32's, about
+    8 % of the run's 30 s."""
     trace = generated_run(seconds=30.0, seed=15)[0]
     plain, _ = run_replay(trace)
     charged, _ = run_replay(trace, cpu_factor=200)
     # the steps come from the samples: the same ones, at the same times
     assert charged["summary"]["steps"] == plain["summary"]["steps"]
-    # the buzzes are when the device got to them: later once its processing takes time
-    lag = [b["t"] - a["t"] for a, b in zip(plain["buzzes"], charged["buzzes"])]
-    assert lag and max(lag) > 0.002
+    assert "cpu_charged_s" not in plain["trace"]
+    # the charge is measured (this machine's load varies it): between 1 % and 60 % of the run
+    assert 0.3 <= charged["trace"]["cpu_charged_s"] <= 18.0

@@ -36,14 +36,21 @@ class _Clock:
         # as an ESP32 (K times slower) would spend it; 0 leaves replays deterministic
         self.cpu_factor = float(os.getenv("RS_TWIN_CPU_FACTOR") or 0)
         self.real_mark = utime.ticks_us()
+        self.charged_us = 0  # charged so far, logged every 100 ms of it
+        self.charged_logged = 0
 
     def charge_cpu(self):
         if self.cpu_factor:
             now = utime.ticks_us()
             # at most 50 ms at once (a batch takes a few ms on an ESP32): a host that paused
             # this VM is not the firmware's work, and must not jump a 200 ms button press
-            self.advance(min(50_000, int(utime.ticks_diff(now, self.real_mark) * self.cpu_factor)))
+            c = min(50_000, int(utime.ticks_diff(now, self.real_mark) * self.cpu_factor))
+            self.advance(c)
             self.real_mark = now
+            self.charged_us += c
+            if self.charged_us - self.charged_logged >= 100_000:
+                self.charged_logged = self.charged_us
+                _event("charged %d %d" % (self.us, self.charged_us))
 
     def sleep_us(self, us):
         if us <= 0:
@@ -565,7 +572,11 @@ class I2C:
         return _IMU
 
     def readfrom_mem_into(self, addr, reg, buf, addrsize=8):
-        self._device(addr).read_into(reg, buf)
+        t = utime.ticks_us()
+        try:
+            self._device(addr).read_into(reg, buf)
+        finally:  # the chip's model is not the firmware's work: not charged (--cpu-factor)
+            CLOCK.real_mark = utime.ticks_add(CLOCK.real_mark, utime.ticks_diff(utime.ticks_us(), t))
 
     def readfrom_mem(self, addr, reg, nbytes, addrsize=8):
         buf = bytearray(nbytes)

@@ -170,4 +170,8 @@ def build_report(log, events, trace, wall_s, start_utc=None, dated_by=None):
     report["summary"]["wall_s"] = round(wall_s, 3)
     report["trace"] = {"source": trace.meta.get("source", ""), "duration_s": round(trace.duration_s, 3),
                        "rate_hz": round(trace.rate_hz, 3), "gyro": trace.gyro is not None}
+    # --cpu-factor: the firmware's processing the twin charged to its clock (logged per 100 ms)
+    charged = [e[2] for e in events if e[0] == "charged"]
+    if charged:
+        report["trace"]["cpu_charged_s"] = round(charged[-1] / 1e6, 1)
     return report
