@@ -91,7 +91,7 @@ class LSM6DSOX:
         self.lost = 0       # samples lost to overruns and resets, not yet taken by the app
         self.left = 0       # words in the FIFO at the last status read, less those read since
         self.status_ms = 0  # board clock at the last status read
-        self.watermark = 32  # words: 16 samples of both sensors, a batch every 154 ms
+        self.watermark = 32  # words: 16 samples of both sensors
         self.odr_fine = 0
         self.configure()
 
@@ -112,8 +112,8 @@ class LSM6DSOX:
         code = _ODR[self.odr_hz]
         self._write(_CTRL1_XL, (code << 4) | (_FS_XL[self.accel_fs_g] << 2))
         self._write(_CTRL2_G, (code << 4) | (_FS_G[self.gyro_fs_dps] << 2))
-        # 16 words = 8 samples of each sensor (77 ms at 104 Hz): short enough for
-        # a prompt buzz, long enough that a batch's I2C overhead stays small
+        # 32 words = 16 samples of each sensor (154 ms at 104 Hz): short enough for
+        # a prompt buzz (within 250 ms), long enough that a batch's overhead stays small
         wm = self.watermark
         self._write(_FIFO_CTRL1, wm & 0xFF)
         self._write(_FIFO_CTRL2, (wm >> 8) & 0x01)
