@@ -36,6 +36,25 @@ def vm_json(code, **kw):
     return json.loads(run_vm(code, **kw).strip().splitlines()[-1])
 
 
+def on_cpython_and_vm(tmp_path, monkeypatch, imports, data, code):
+    """Run firmware `code` under CPython (micropython shimmed) and on the VM,
+    with `imports` (firmware import lines) done and `data` (a list) bound to
+    the name `data`; -> (its `out` on CPython, on the VM). Integer firmware
+    must give the very same out."""
+    import sys
+    from pathlib import Path
+    (tmp_path / "data.json").write_text(json.dumps(data))
+    monkeypatch.syspath_prepend(str(FIRMWARE))
+    monkeypatch.syspath_prepend(str(Path(__file__).parent / "cpython_shims"))
+    for mod in [m for m in sys.modules if m.startswith("rsdevice")]:
+        sys.modules.pop(mod, None)
+    scope = {"data": data}
+    exec(textwrap.dedent(imports) + textwrap.dedent(code), scope)
+    on_vm = vm_json("import json\n" + textwrap.dedent(imports) + "data = json.load(open('data.json'))\n"
+                    + textwrap.dedent(code) + "print(json.dumps(out))\n", heap="8M", cwd=tmp_path)
+    return scope["out"], on_vm
+
+
 def closed_sessions_on_twin(trace, tmp_path, settings, expect=None, **twin_kw):
     """Boot the firmware on the twin (its flash in tmp_path/flash, `settings` in
     its config.json, no stop press at the end), wait until a session has

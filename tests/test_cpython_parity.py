@@ -8,7 +8,7 @@ import numpy as np
 from retrostride.demo_trace import generated_run
 from retrostride.twin import FIRMWARE
 
-from .conftest import vm_json
+from .conftest import on_cpython_and_vm, vm_json
 
 
 def test_same_step_times_under_cpython_and_micropython(tmp_path, monkeypatch):
@@ -48,33 +48,17 @@ def test_same_tilt_under_cpython_and_micropython(tmp_path, monkeypatch):
     rock = np.where((t > 8) & (t < 11), 0, 900 * np.sin(2 * np.pi * 2.8 * t)).astype(int)
     gyro = np.column_stack([rock // 3 + 20, rock + 20, -rock // 2 + 20])
     rows = np.hstack([mg, gyro]).tolist()
-    (tmp_path / "rows.json").write_text(json.dumps(rows))
-    code = """
+    on_cpython, on_vm = on_cpython_and_vm(tmp_path, monkeypatch, "from rsdevice.tilt import Tilt\n", rows, """
     tilt = Tilt(104, 70)
     tilt.set_reference(0, 0, 1000, 1000, 0, 0)
     out = []
-    for i, (ax, ay, az, wx, wy, wz) in enumerate(rows):
+    for i, (ax, ay, az, wx, wy, wz) in enumerate(data):
         tilt.update(ax, ay, az, wx, wy, wz)
         if i % 50 == 0:
             tilt.angles()
             tilt.update_lean()
             out.append([tilt.g[0], tilt.g[1], tilt.g[2], tilt.m[0], tilt.b[0], tilt.pitch, tilt.roll, tilt.lean])
-    """
-    monkeypatch.syspath_prepend(str(FIRMWARE))
-    monkeypatch.syspath_prepend(str(__import__("pathlib").Path(__file__).parent / "cpython_shims"))
-    for mod in ("rsdevice.gait", "rsdevice.tilt"):
-        sys.modules.pop(mod, None)
-    from rsdevice.tilt import Tilt
-    scope = {"Tilt": Tilt, "rows": rows}
-    exec(__import__("textwrap").dedent(code), scope)
-    on_cpython = scope["out"]
-    on_vm = vm_json("""
-    import json
-    from rsdevice.tilt import Tilt
-    rows = json.load(open("rows.json"))
-    """ + code + """
-    print(json.dumps(out))
-    """, heap="8M", cwd=tmp_path)
+    """)
     assert on_vm == on_cpython
     assert len({row[4] for row in on_cpython}) > 1  # the offset was tracked
     assert max(abs(row[5]) for row in on_cpython) > 100  # the rocking turned the estimate

@@ -2,10 +2,6 @@
 form per movement and direction, the retro-interval cue. The firmware runs
 on the VM and on the twin; the surrogate for backward locomotion is a real
 (or generated) forward trace followed by the same samples played backwards."""
-import json
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -14,9 +10,8 @@ from retrostride.demo_trace import generated_run
 from retrostride.replay import parse_settings, run_replay, trace_calibration
 from retrostride.retrobench import EXCLUDED_STEPS, there_and_back
 from retrostride.trace import Trace, add_lean, axis_vector
-from retrostride.twin import FIRMWARE
 
-from .conftest import SHARED, needs_shared, vm_json
+from .conftest import needs_shared, on_cpython_and_vm, vm_json
 
 
 def generated_there_and_back(seconds=40.0):
@@ -138,39 +133,24 @@ def test_same_directions_under_cpython_and_micropython(tmp_path, monkeypatch):
     trace, _ = generated_there_and_back(seconds=20.0)
     t = np.arange(trace.t[0], trace.t[-1], 1 / 104)
     mg = np.round(np.column_stack([np.interp(t, trace.t, trace.accel[:, k]) for k in range(3)]) * 1000).astype(int)
-    (tmp_path / "mg.json").write_text(json.dumps(mg.tolist()))
-    code = """
+    imports = """
+    from rsdevice.direction import Direction
+    from rsdevice.gait import StepDetector
+    from rsdevice.tilt import Tilt
+    """
+    on_cpython, on_vm = on_cpython_and_vm(tmp_path, monkeypatch, imports, mg.tolist(), """
     det = StepDetector(104)
     tilt = Tilt(104, 70)
     d = Direction(104, tilt)
     d.set_forward(16384, 0, 0)
     out = []
-    for i, (x, y, z) in enumerate(samples):
+    for i, (x, y, z) in enumerate(data):
         tilt.update(x, y, z, 0, (i % 36) * 20 - 350, 0)  # a trunk pitching within the stride
         stepped = det.update(x, y, z)
         d.update(x, y, z, det.lp)
         if stepped:
             out.append([det.step_n, d.step(det.interval, det.peak_avg, det.cadence_dspm), d.evidence])
-    """
-    monkeypatch.syspath_prepend(str(FIRMWARE))
-    monkeypatch.syspath_prepend(str(Path(__file__).parent / "cpython_shims"))
-    for mod in ("rsdevice.gait", "rsdevice.direction", "rsdevice.schema", "rsdevice.tilt"):
-        sys.modules.pop(mod, None)
-    from rsdevice.direction import Direction
-    from rsdevice.gait import StepDetector
-    from rsdevice.tilt import Tilt
-    scope = {"StepDetector": StepDetector, "Direction": Direction, "Tilt": Tilt, "samples": mg.tolist()}
-    exec(__import__("textwrap").dedent(code), scope)
-    on_cpython = scope["out"]
-    on_vm = vm_json("""
-    import json
-    from rsdevice.direction import Direction
-    from rsdevice.gait import StepDetector
-    from rsdevice.tilt import Tilt
-    samples = json.load(open("mg.json"))
-    """ + code + """
-    print(json.dumps(out))
-    """, heap="8M", cwd=tmp_path)
+    """)
     assert on_vm == on_cpython
     assert {d for _, d, _ in on_cpython} >= {1, 2}  # both directions seen
 

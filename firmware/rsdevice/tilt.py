@@ -179,6 +179,7 @@ class Tilt:
         wx -= bx >> 4
         wy -= by >> 4
         wz -= bz >> 4
+        # clamps written out: a call from viper boxes its arguments, dearer than the compares
         if wx > _W_MAX:
             wx = _W_MAX
         elif wx < -_W_MAX:
