@@ -31,7 +31,6 @@ _CADENCE_RUN = const(1450)  # steps/min x10
 _CADENCE_SURE = const(1600)
 _CADENCE_WALK = const(1300)
 _CLEAR = const(2)         # signs that together change the mechanics
-_GUESS_STEPS = const(3)   # steps after a pause before the mechanics is guessed from fewer signs
 _DECIDE = const(40)       # |score| (x/256) that decides a direction
 _FIRST_STEPS = const(2)   # steps with evidence before the first decision: the 3rd step after a pause
 
@@ -39,8 +38,9 @@ _FIRST_STEPS = const(2)   # steps with evidence before the first decision: the 3
 class Direction:
     """update(ax, ay, az, v) per sample (accelerometer in mg; v: the step
     detector's low-passed vertical acceleration above gravity, mg), then
-    step(interval, bounce, cadence) when the detector confirms a step: returns the
-    direction of travel, unknown until decided or without a forward axis.
+    step(interval, bounce, cadence) when the detector confirms a step:
+    returns the direction of travel, unknown until decided or without a
+    forward axis.
 
     Over each step the device sums ap * dv: ap the acceleration along the
     forward axis (gravity taken out with the tilt's gyro-tracked estimate,
@@ -55,13 +55,15 @@ class Direction:
     Which mechanics is at work is read from three signs (flight, bounce,
     the stride's cadence), each for running, for walking, or for neither.
     It is first read from the signs' balance when the first decision is
-    due (the step off is neither gait), then changes only when two more signs speak for
-    the other one than against it: a slow jog and a brisk walk share a
-    cadence and a bounce, and a mechanics read wrongly reads the direction
-    backwards while the loop itself has not changed. Leakage of the vertical into the forward axis (a lean, a
-    mounting off level) adds v * dv, which sums to nothing over a cycle;
-    the trunk's pitching within a stride would leak gravity in step with
-    the loop, which the tilt's gravity removes.
+    due (the step off is neither gait), then changes only when two more
+    signs speak for the other one than against it: a slow jog and a brisk
+    walk share a cadence and a bounce, and a mechanics read wrongly reads
+    the direction backwards while the loop itself has not changed.
+
+    Leakage of the vertical into the forward axis (a lean, a mounting off
+    level) adds v * dv, which sums to nothing over a cycle; the trunk's
+    pitching within a stride would leak gravity in step with the loop,
+    which the tilt's gravity takes out.
 
     The sum over the step, as a share of the sum of magnitudes (-256..256),
     is the step's evidence; a score follows it with weight 1/2, and the
