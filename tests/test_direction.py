@@ -201,3 +201,34 @@ def test_a_run_joined_mid_stride_reads_forward_from_its_third_step():
     report, _ = run_replay(cut)
     dirs = [s["direction"] for s in report["steps"]]
     assert len(dirs) > 40 and set(dirs[:2]) == {"unknown"} and set(dirs[2:]) == {"forward"}
+
+
+def _joined(*parts, rate):
+    """Traces and standing spells (a number: seconds) one after another, gravity
+    as the first trace's."""
+    up = parts[1].accel.mean(axis=0)
+    up = up / np.linalg.norm(up)
+    rng = np.random.default_rng(4)
+    accel = np.vstack([rng.normal(0, 0.004, (int(p * rate), 3)) + up if isinstance(p, float) else p.accel
+                       for p in parts])
+    return Trace(t=np.arange(len(accel)) / rate, accel=accel, gyro=None, meta={"forward_axis": "+x"})
+
+
+def test_after_a_pause_the_first_agreeing_step_takes_the_direction_up_again():
+    """A runner who stops and goes on the same way reads forward from the
+    first step that has a loop; one who turned round while standing is never
+    read forward."""
+    from retrostride.retrobench import reverse
+    trace, _ = generated_run(seconds=30.0, mounted=False)  # x forward, z up
+    keep = (trace.t > 2.5) & (trace.t < 26.5)
+    run = Trace(t=trace.t[keep], accel=trace.accel[keep], gyro=None, meta={})
+    rate = trace.rate_hz
+    resume = 2.0 + run.duration_s + 3.0
+    for second, want in ((run, "forward"), (reverse(run), "backward")):
+        report, _ = run_replay(_joined(2.0, run, 3.0, second, rate=rate), calibrate_s=1.0)
+        after = [s["direction"] for s in report["steps"] if s["t"] > resume - 0.5]
+        assert len(after) > 30
+        if want == "forward":  # the step off has no loop; the next agrees
+            assert set(after[1:]) == {"forward"}
+        else:
+            assert "forward" not in after and set(after[EXCLUDED_STEPS:]) == {"backward"}

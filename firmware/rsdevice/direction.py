@@ -69,7 +69,8 @@ class Direction:
     is the step's evidence; a score follows it with weight 1/2, and the
     score, signed by the mechanics, decides beyond +-40. After a flip of the
     evidence the score crosses over at the second step: decided within a
-    stride, two at most. A pause (interval 0) forgets the direction."""
+    stride, two at most. A pause (interval 0) forgets the direction, but a
+    first step that agrees with it takes it up again."""
 
     def __init__(self, odr_hz=104, tilt=None):
         self.odr = odr_hz
@@ -96,6 +97,7 @@ class Direction:
         self.score = 0
         self.evidence = 0   # the last step's (signed, -256..256)
         self.current = S.DIR_UNKNOWN
+        self.prior = S.DIR_UNKNOWN  # the direction before the last pause
         self.seen = 0       # steps with evidence since the last pause
 
     def set_forward(self, fx, fy, fz):
@@ -105,13 +107,18 @@ class Direction:
         self.fz = fz
         self.started = False
         self.known = False
+        self.current = S.DIR_UNKNOWN  # a new axis: no prior either
         self.reset()
 
     def reset(self):
         """A pause: the direction is forgotten (the runner may turn round
-        standing); the mechanics stands until the new steps speak against it."""
+        standing) but kept as a prior: a first step whose loop agrees takes it
+        up at once (a walker who stopped and went on), one that disagrees
+        leaves the decision to the steps. The mechanics stands until the new
+        steps speak against it."""
         self.score = 0
         self.seen = 0
+        self.prior = self.current
         self.current = S.DIR_UNKNOWN
         self.run_share = -1  # unknown: the next step's own share
         self.last_interval = 0
@@ -212,7 +219,15 @@ class Direction:
         self.evidence = -e if self.running else e
         self.score += (e - self.score) >> 1  # the loop's own sense: a change of mechanics reads it anew
         self.seen += 1
-        if self.seen < _FIRST_STEPS:  # starting off: wait a stride
+        if self.seen < _FIRST_STEPS:  # starting off: wait a stride, unless it agrees with the prior
+            ev = self.evidence
+            prior = self.prior
+            if self.known and prior != S.DIR_UNKNOWN:
+                if (ev > _DECIDE and prior == S.DIR_FORWARD) or (ev < -_DECIDE and prior == S.DIR_BACKWARD):
+                    self.current = prior
+                else:
+                    self.prior = S.DIR_UNKNOWN
+                    self.current = S.DIR_UNKNOWN
             return self.current
         score = -self.score if self.running else self.score
         if score > _DECIDE:
