@@ -74,8 +74,7 @@ class Direction:
 
     def __init__(self, odr_hz=104, tilt=None):
         self.odr = odr_hz
-        # the tilt's estimate of 'up' (int32 array, Q14 << 6, sensor axes), if any
-        self.has_tilt = tilt is not None
+        # the tilt's estimate of 'up' (int32 array, Q14 << 6, sensor axes); none: nothing to take out
         self.up = tilt.g if tilt is not None else array("i", (0, 0, 0))
         self.fx = 0
         self.fy = 0
@@ -132,14 +131,14 @@ class Direction:
         if fx == 0 and fy == 0 and fz == 0:  # no forward axis: nothing to decide, nothing to spend
             return
         a = (ax * fx + ay * fy + az * fz) >> 14
-        if self.has_tilt:  # gravity along forward, mg: the trunk's pitching is not a push
-            g = ptr32(self.up)
-            one = 1
-            S = one << 31  # ptr32 loads are unsigned: (v ^ S) - S is the int32, on 32 or 64 bits
-            gx = ((g[0] ^ S) - S) >> 6
-            gy = ((g[1] ^ S) - S) >> 6
-            gz = ((g[2] ^ S) - S) >> 6
-            a -= (((gx * fx + gy * fy + gz * fz) >> 14) * 1000) >> 14
+        # gravity along forward, mg: the trunk's pitching is not a push
+        g = ptr32(self.up)
+        one = 1
+        S = one << 31  # ptr32 loads are unsigned: (v ^ S) - S is the int32, on 32 or 64 bits
+        gx = ((g[0] ^ S) - S) >> 6
+        gy = ((g[1] ^ S) - S) >> 6
+        gz = ((g[2] ^ S) - S) >> 6
+        a -= (((gx * fx + gy * fy + gz * fz) >> 14) * 1000) >> 14
         if not self.started:  # start from the first sample, not from zero
             self.started = True
             self.ap = a

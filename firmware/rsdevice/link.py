@@ -6,9 +6,9 @@ import select
 import micropython
 
 from . import schema as S
-from .wire import FrameReader, decode, encode, seal
+import struct
 
-_HDR = 7     # a frame's header: the payload starts here
+from .wire import HEADER as _HDR, FrameReader, decode, encode, seal
 
 _IDLE_RESET_MS = 500  # a frame cut off mid-way (cable pulled) is dropped after this
 _ACTIVE_MS = 2000     # after a byte, the host is talking: the loop polls the link often
@@ -89,8 +89,9 @@ class Link:
         b = reader.buf
         if tid == S.READ_SESSION and reader.end == _HDR + 10:
             # the sync's steady state, a chunk after a chunk: fields read in place, no tuple
-            self.read_session(seq, b[7] | (b[8] << 8) | (b[9] << 16) | (b[10] << 24),
-                              b[11] | (b[12] << 8) | (b[13] << 16) | (b[14] << 24), b[15] | (b[16] << 8))
+            self.read_session(seq, b[_HDR] | (b[_HDR + 1] << 8) | (b[_HDR + 2] << 16) | (b[_HDR + 3] << 24),
+                              b[_HDR + 4] | (b[_HDR + 5] << 8) | (b[_HDR + 6] << 16) | (b[_HDR + 7] << 24),
+                              b[_HDR + 8] | (b[_HDR + 9] << 8))
             return
         try:
             args = decode(tid, memoryview(b)[_HDR:reader.end])
@@ -188,12 +189,5 @@ class Link:
         n = store.read(sid, offset, min(length, size - offset), self.tx_chunk, keep=not recording) \
             if offset < size else 0
         tx = self.tx
-        tx[7] = sid & 0xFF
-        tx[8] = (sid >> 8) & 0xFF
-        tx[9] = (sid >> 16) & 0xFF
-        tx[10] = (sid >> 24) & 0xFF
-        tx[11] = offset & 0xFF
-        tx[12] = (offset >> 8) & 0xFF
-        tx[13] = (offset >> 16) & 0xFF
-        tx[14] = (offset >> 24) & 0xFF
+        struct.pack_into("<II", tx, _HDR, sid, offset)
         self.out.write(tx, seal(tx, S.SESSION_CHUNK, seq, 8 + n))

@@ -71,8 +71,8 @@ class Tilt:
     def __init__(self, odr_hz, gyro_mdps_per_lsb):
         self.odr = odr_hz
         # radians per LSB per sample, Q24 (197 at 70 mdps/LSB and 104 Hz)
-        self.k = int(gyro_mdps_per_lsb * math.pi / 180000 / odr_hz * (1 << 24) + 0.5)
-        self.still_lsb = int(3000 / gyro_mdps_per_lsb)  # 3 dps: "not turning" (Fusion)
+        k = int(gyro_mdps_per_lsb * math.pi / 180000 / odr_hz * (1 << 24) + 0.5)
+        still_lsb = int(3000 / gyro_mdps_per_lsb)  # 3 dps: "not turning" (Fusion)
         self.recover = 5 * odr_hz
         self.settle = 3 * odr_hz
         # the per-sample state in int32 arrays: the viper update reads and
@@ -81,7 +81,7 @@ class Tilt:
         self.m = array("i", (0, 0, 8000 << 6))  # the averaged accelerometer, mg x8 << 6
         self.b = array("i", (0, 0, 0))          # gyro offset, LSB x16
         # samples (-1 before the first), still for, zeros for; rad/LSB/sample Q24; 3 dps in LSB; rate
-        self.c = array("i", (-1, 0, 0, self.k, self.still_lsb, odr_hz))
+        self.c = array("i", (-1, 0, 0, k, still_lsb, odr_hz))
         self.rejected_n = 0
         self.rejections = 0
         # reference: up u, forward f, right r (Q14); f = 0 when unknown

@@ -9,7 +9,8 @@ from micropython import const
 
 from . import schema as S
 
-_HDR = const(7)  # magic(2) + version, type, seq, length(2)
+HEADER = const(7)  # magic(2) + version, type, seq, length(2): the payload starts here
+_HDR = HEADER
 _CRC = const(4)
 
 # CRC seed per message type: crc32 of its schema byte (MAVLink CRC_EXTRA);
