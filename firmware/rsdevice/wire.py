@@ -19,12 +19,19 @@ _CRC = const(4)
 _SEEDS = array("I", bytes(4 * 256))
 for _t in S.MESSAGE:
     _SEEDS[_t] = binascii.crc32(bytes((S.MESSAGE[_t][2],)))
-_TABLE = array("I", bytes(4 * 256))  # CRC-32 (zlib's), a byte at a time
-for _i in range(256):
-    _c = _i
-    for _ in range(8):
-        _c = (_c >> 1) ^ 0xEDB88320 if _c & 1 else _c >> 1
-    _TABLE[_i] = _c
+
+
+def _crc32_table():
+    t = array("I", bytes(4 * 256))
+    for i in range(256):
+        c = i
+        for _ in range(8):
+            c = (c >> 1) ^ 0xEDB88320 if c & 1 else c >> 1
+        t[i] = c
+    return t
+
+
+CRC32_TABLE = _crc32_table()  # CRC-32 (zlib's), a byte at a time; the log's records use it too
 
 
 def frame_crc(body):
@@ -65,7 +72,7 @@ def seal(buf, tid, seq, length):
     buf[4] = seq & 0xFF
     buf[5] = length & 0xFF
     buf[6] = length >> 8
-    _crc_at(buf, 2, _HDR + length, _TABLE, _SEEDS, 1)
+    _crc_at(buf, 2, _HDR + length, CRC32_TABLE, _SEEDS, 1)
     return _HDR + length + _CRC
 
 
@@ -169,7 +176,7 @@ class FrameReader:
         end = self.need - _CRC
         self.tid = buf[3]
         self.seq = buf[4]
-        if not _crc_at(buf, 2, end, _TABLE, _SEEDS, 0):
+        if not _crc_at(buf, 2, end, CRC32_TABLE, _SEEDS, 0):
             return S.E_BAD_CRC
         self.reset()
         if buf[2] != S.PROTOCOL_VERSION:
