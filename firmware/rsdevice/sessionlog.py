@@ -193,19 +193,14 @@ def _crc16(buf, start: int, end: int, table) -> int:
 class SessionWriter:
     """Appends checksummed records to one session file. Each record is packed
     into a pre-allocated buffer; the app decides when to flush (sync).
-    write() takes up to 10 fields by position and allocates nothing (a
-    record's views are made once per length); longer records go through
-    write_tail()."""
+    write() takes up to 10 fields by position and allocates nothing;
+    longer records go through write_tail()."""
 
     def __init__(self, store, sid):
         self.sid = sid
         self.f = open(_name(sid, _OPEN), "ab")
         self.buf = bytearray(3 + 255 + 2)
         self.mv = memoryview(self.buf)
-        self.views: list = [None] * len(self.buf)
-        for rtype in S.RECORD:  # every fixed-size record's view, made now rather than mid-run
-            size = struct.calcsize(S.RECORD[rtype])
-            self.views[size] = self.mv[:5 + size]
         self.pending = 0
         self.records = 0
         self.written = 0  # bytes appended
@@ -257,10 +252,7 @@ class SessionWriter:
         crc = _crc16(buf, 1, 3 + size, CRC32_TABLE)
         buf[3 + size] = crc & 0xFF
         buf[4 + size] = crc >> 8
-        view = self.views[size]
-        if view is None:
-            view = self.views[size] = self.mv[:5 + size]
-        self.f.write(view)
+        self.f.write(buf, 5 + size)  # a stream's write takes a count: no slice, no view
         self.written += 5 + size
         self.records += 1
         self.pending += 1
