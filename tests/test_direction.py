@@ -155,6 +155,34 @@ def test_same_directions_under_cpython_and_micropython(tmp_path, monkeypatch):
     assert {d for _, d, _ in on_cpython} >= {1, 2}  # both directions seen
 
 
+def test_a_step_off_the_gaits_rhythm_is_no_evidence(tmp_path, monkeypatch):
+    # walking forwards at ~100 steps/min (62 samples a step), each step's loop
+    # for forwards; then a loop against it, once in rhythm and once in a step
+    # twice as long (a missed step, a stumble): only the first may move the score
+    imports = """
+    from rsdevice.direction import Direction
+    """
+    on_cpython, on_vm = on_cpython_and_vm(tmp_path, monkeypatch, imports, [], """
+    def walk(d, interval, loop):
+        d.loop, d.mag, d.n, d.air = loop, abs(loop), max(interval, 1), 0
+        return d.step(interval, 400, 1000)
+    out = []
+    for long in (False, True):
+        d = Direction(104)
+        d.set_forward(16384, 0, 0)
+        walk(d, 0, 0)  # the first step after a pause
+        for _ in range(5):
+            walk(d, 62, 50000)
+        before = d.score
+        walk(d, 124 if long else 62, -50000)
+        out.append([before, d.score, d.current])
+    """)
+    assert on_vm == on_cpython
+    (in_rhythm_before, in_rhythm_after, _), (off_before, off_after, off_dir) = on_cpython
+    assert in_rhythm_after < in_rhythm_before  # evidence against it counts in rhythm...
+    assert off_after == off_before and off_dir == 1  # ... and not from a step out of it
+
+
 # --- real recordings -----------------------------------------------------------
 @needs_shared
 @pytest.mark.parametrize("dataset", ["alcantara", "sisfall"])

@@ -69,8 +69,9 @@ class Direction:
     is the step's evidence; a score follows it with weight 1/2, and the
     score, signed by the mechanics, decides beyond +-40. After a flip of the
     evidence the score crosses over at the second step: decided within a
-    stride, two at most. A pause (interval 0) forgets the direction, but a
-    first step that agrees with it takes it up again."""
+    stride, two at most. A step whose time is off its predecessor's by half
+    their mean leaves the score as it was. A pause (interval 0) forgets the
+    direction, but a first step that agrees with it takes it up again."""
 
     def __init__(self, odr_hz=104, tilt=None):
         self.odr = odr_hz
@@ -201,6 +202,10 @@ class Direction:
             self.run_share += (share - self.run_share) >> 1
         last = self.last_interval
         self.last_interval = interval
+        # steady gait repeats its step time within a few percent; a step off its
+        # predecessor by half their mean (a missed step, a turn, a stumble) is
+        # not one cycle of the gait, and its loop is no evidence
+        steady = not last or ((interval - last if interval > last else last - interval) << 2) <= interval + last
         r = self.run_share
         signs = (r >= _AIR_RUN) - (r <= _AIR_WALK) + (bounce >= _BOUNCE_RUN) - (bounce <= _BOUNCE_WALK)
         if last:  # the stride's own cadence and the detector's smoothed one must agree:
@@ -216,6 +221,8 @@ class Direction:
         self.smooth = _RUN_SHIFT if self.running else _WALK_SHIFT
         e = loop // ((mag >> 8) + 1)
         self.evidence = -e if self.running else e
+        if not steady:
+            return self.current
         self.score += (e - self.score) >> 1  # the loop's own sense: a change of mechanics reads it anew
         self.seen += 1
         if self.seen < _FIRST_STEPS:  # starting off: wait a stride, unless it agrees with the prior
