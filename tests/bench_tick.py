@@ -319,7 +319,7 @@ def runs_in_heap(trace, kb, firmware):
             return False
 
 
-def heap_floor_kb(trace, lo=48, hi=220, step=4):
+def heap_floor_kb(trace, lo=48, hi=220, step=1):
     """The smallest -X heapsize (kB, 64-bit VM) at which the firmware, compiled to
     .mpy for this VM, runs a replay of `trace` to its end on the twin."""
     with tempfile.TemporaryDirectory() as tmp:

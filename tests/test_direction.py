@@ -183,6 +183,39 @@ def test_a_step_off_the_gaits_rhythm_is_no_evidence(tmp_path, monkeypatch):
     assert off_after == off_before and off_dir == 1  # ... and not from a step out of it
 
 
+def test_a_stride_turning_faster_than_30_deg_s_is_no_evidence(tmp_path, monkeypatch):
+    # walking forwards, then one step whose loop says backwards while the trunk
+    # yaws at 20 deg/s (a wide curve: its stride turns 10 deg/s) or at 70 deg/s
+    # (a turn: 35 deg/s over the stride): only the curve's step may move the score
+    imports = """
+    from rsdevice.direction import Direction
+    from rsdevice.tilt import Tilt
+    """
+    on_cpython, on_vm = on_cpython_and_vm(tmp_path, monkeypatch, imports, [], """
+    def walk(d, tilt, loop, yaw_lsb):
+        for _ in range(62):
+            tilt.update(0, 0, 1000, 0, 0, yaw_lsb)  # upright, turning about z
+        d.loop, d.mag, d.n, d.air = loop, abs(loop), 62, 0
+        return d.step(62, 400, 1000)
+    out = []
+    for dps in (20, 70):
+        tilt = Tilt(104, 70)
+        tilt.update(0, 0, 1000, 0, 0, 0)  # the first sample starts it
+        d = Direction(104, tilt)
+        d.set_forward(16384, 0, 0)
+        d.step(0, 400, 1000)  # the first step after a pause
+        for _ in range(5):
+            walk(d, tilt, 50000, 0)
+        before = d.score
+        walk(d, tilt, -50000, dps * 1000 // 70)
+        out.append([before, d.score, d.current])
+    """)
+    assert on_vm == on_cpython
+    (curve_before, curve_after, _), (turn_before, turn_after, turn_dir) = on_cpython
+    assert curve_after < curve_before
+    assert turn_after == turn_before and turn_dir == 1
+
+
 # --- real recordings -----------------------------------------------------------
 @needs_shared
 @pytest.mark.parametrize("dataset", ["alcantara", "sisfall"])

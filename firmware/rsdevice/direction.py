@@ -33,6 +33,8 @@ _CADENCE_WALK = const(1300)
 _CLEAR = const(2)         # signs that together change the mechanics
 _DECIDE = const(40)       # |score| (x/256) that decides a direction
 _FIRST_STEPS = const(2)   # steps with evidence before the first decision: the 3rd step after a pause
+_TURN_MDPS = const(30000)  # a stride turning faster than 30 deg/s is a turn (a U-turn takes 2-4 s;
+                           # a track's bend at a running pace turns under 10 deg/s)
 
 
 class Direction:
@@ -70,13 +72,21 @@ class Direction:
     score, signed by the mechanics, decides beyond +-40. After a flip of the
     evidence the score crosses over at the second step: decided within a
     stride, two at most. A step whose time is off its predecessor's by half
-    their mean leaves the score as it was. A pause (interval 0) forgets the
-    direction, but a first step that agrees with it takes it up again."""
+    their mean, or that ends a stride turning faster than 30 deg/s about the
+    vertical (the trunk's forward is then not the way the body goes: a
+    pivot, a step round a corner), leaves the score as it was. A pause
+    (interval 0) forgets the direction, but a first step that agrees with it
+    takes it up again."""
 
     def __init__(self, odr_hz=104, tilt=None):
         self.odr = odr_hz
         # the tilt's estimate of 'up' (int32 array, Q14 << 6, sensor axes); none: nothing to take out
         self.up = tilt.g if tilt is not None else array("i", (0, 0, 0))
+        # the tilt also sums the turn about 'up' over each step; a turning stride's rate, gyro LSB
+        self.tilt = tilt
+        self.turn_lsb = int(_TURN_MDPS / tilt.gyro_mdps) if tilt is not None else 0
+        self.last_turn = 0  # the turn over the step before, and its samples
+        self.last_n = 0
         self.fx = 0
         self.fy = 0
         self.fz = 0
@@ -122,6 +132,8 @@ class Direction:
         self.current = S.DIR_UNKNOWN
         self.run_share = -1  # unknown: the next step's own share
         self.last_interval = 0
+        self.last_turn = 0
+        self.last_n = 0
 
     @micropython.viper
     def update(self, ax: int, ay: int, az: int, v: int):
@@ -190,6 +202,7 @@ class Direction:
         mag = self.mag
         air = self.air
         self.loop = self.mag = self.n = self.air = 0
+        turned = self.tilt.take_turn() if self.tilt is not None else 0
         if not (self.fx or self.fy or self.fz):
             return S.DIR_UNKNOWN
         if not interval or n == 0:
@@ -206,6 +219,10 @@ class Direction:
         # predecessor by half their mean (a missed step, a turn, a stumble) is
         # not one cycle of the gait, and its loop is no evidence
         steady = not last or ((interval - last if interval > last else last - interval) << 2) <= interval + last
+        turn = turned + self.last_turn  # over the stride: the trunk's yaw swing within it cancels
+        turning = last and (turn if turn > 0 else -turn) > self.turn_lsb * (n + self.last_n)
+        self.last_turn = turned
+        self.last_n = n
         r = self.run_share
         signs = (r >= _AIR_RUN) - (r <= _AIR_WALK) + (bounce >= _BOUNCE_RUN) - (bounce <= _BOUNCE_WALK)
         if last:  # the stride's own cadence and the detector's smoothed one must agree:
@@ -221,7 +238,7 @@ class Direction:
         self.smooth = _RUN_SHIFT if self.running else _WALK_SHIFT
         e = loop // ((mag >> 8) + 1)
         self.evidence = -e if self.running else e
-        if not steady:
+        if turning or not steady:
             return self.current
         self.score += (e - self.score) >> 1  # the loop's own sense: a change of mechanics reads it anew
         self.seen += 1

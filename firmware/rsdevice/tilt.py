@@ -23,7 +23,9 @@ _C_STILL = const(1)         # ... samples the gyro has been still ...
 _C_ZERO = const(2)          # ... samples it has read exact zeros ...
 _C_K = const(3)             # ... rad per LSB per sample, Q24 ...
 _C_STILL_LSB = const(4)     # ... 3 dps in LSB ...
-_C_ODR = const(5)           # ... samples per second
+_C_ODR = const(5)           # ... samples per second ...
+_C_TURN = const(6)          # ... the turn about 'up' since last taken (gyro LSB x samples)
+_TURN_MAX = const(1 << 28)
 _LEAN_SHIFT = const(3)      # stride-averaged lean: tau = 8 updates x 8 samples (0.6 s, a stride)
 
 # atan(i/32) in centidegrees, i = 0..33 (33 pads the interpolation)
@@ -70,6 +72,7 @@ class Tilt:
 
     def __init__(self, odr_hz, gyro_mdps_per_lsb):
         self.odr = odr_hz
+        self.gyro_mdps = gyro_mdps_per_lsb
         # radians per LSB per sample, Q24 (197 at 70 mdps/LSB and 104 Hz)
         k = int(gyro_mdps_per_lsb * math.pi / 180000 / odr_hz * (1 << 24) + 0.5)
         still_lsb = int(3000 / gyro_mdps_per_lsb)  # 3 dps: "not turning" (Fusion)
@@ -81,7 +84,7 @@ class Tilt:
         self.m = array("i", (0, 0, 8000 << 6))  # the averaged accelerometer, mg x8 << 6
         self.b = array("i", (0, 0, 0))          # gyro offset, LSB x16
         # samples (-1 before the first), still for, zeros for; rad/LSB/sample Q24; 3 dps in LSB; rate
-        self.c = array("i", (-1, 0, 0, k, still_lsb, odr_hz))
+        self.c = array("i", (-1, 0, 0, k, still_lsb, odr_hz, 0))
         self.rejected_n = 0
         self.rejections = 0
         # reference: up u, forward f, right r (Q14); f = 0 when unknown
@@ -204,6 +207,13 @@ class Tilt:
         g[0] = big_x + ((((gy * wz - gz * wy) >> 8) * k) >> 10)
         g[1] = big_y + ((((gz * wx - gx * wz) >> 8) * k) >> 10)
         g[2] = big_z + ((((gx * wy - gy * wx) >> 8) * k) >> 10)
+        # the turn about 'up' (the direction's test for a turning stride)
+        turn = ((c[_C_TURN] ^ S) - S) + ((wx * gx + wy * gy + wz * gz) >> 14)
+        if turn > _TURN_MAX:
+            turn = _TURN_MAX
+        elif turn < -_TURN_MAX:
+            turn = -_TURN_MAX
+        c[_C_TURN] = turn
         # the averaged accelerometer (mg x8) turns with the sensor too; it is
         # kept with 6 more bits (M = m << 6) so the average has no dead zone
         m = ptr32(self.m)
@@ -282,6 +292,14 @@ class Tilt:
             self.ly = g[1]
             self.lz = g[2]
             self.lean_ready = True
+
+    def take_turn(self):
+        """The gyro's rate about 'up', offset removed, summed over the samples
+        since the last call (LSB x samples); starts a new sum."""
+        c = self.c
+        turn = c[_C_TURN]
+        c[_C_TURN] = 0
+        return turn
 
     def update_lean(self):
         """Sets `lean`/`lean_roll` (centidegrees) from the stride-averaged
