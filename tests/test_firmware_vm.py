@@ -167,7 +167,7 @@ def test_firmware_imports_within_the_heap_budget():
 def test_the_built_firmware_runs_a_session_in_a_120k_heap():
     # the .mpy build (as `make flash` makes it, for this VM) boots, records a run
     # and serves its sync in 120K of 64-bit heap, twin modules included (the
-    # bench's floor is 114K; before main.py collected while loading, 139K)
+    # bench's floor is 113K; before main.py collected while loading, 139K)
     from retrostride.demo_trace import generated_run
 
     from .bench_tick import compile_firmware, runs_in_heap
