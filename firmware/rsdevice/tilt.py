@@ -83,7 +83,7 @@ class Tilt:
         self.g = array("i", (0, 0, _ONE << 6))  # the estimate of 'up', Q20 (unit << 6)
         self.m = array("i", (0, 0, 8000 << 6))  # the averaged accelerometer, mg x8 << 6
         self.b = array("i", (0, 0, 0))          # gyro offset, LSB x16
-        # samples (-1 before the first), still for, zeros for; rad/LSB/sample Q24; 3 dps in LSB; rate
+        # samples (-1 before the first), still for, zeros for; rad/LSB/sample Q24; 3 dps in LSB; rate; turn
         self.c = array("i", (-1, 0, 0, k, still_lsb, odr_hz, 0))
         self.rejected_n = 0
         self.rejections = 0
