@@ -207,13 +207,11 @@ class Tilt:
         g[0] = big_x + ((((gy * wz - gz * wy) >> 8) * k) >> 10)
         g[1] = big_y + ((((gz * wx - gx * wz) >> 8) * k) >> 10)
         g[2] = big_z + ((((gx * wy - gy * wx) >> 8) * k) >> 10)
-        # the turn about 'up' (the direction's test for a turning stride)
+        # the turn about 'up' (the direction's test for a turning stride); it
+        # stops growing at +-2**28 (no step for hours), so it stays a small int
         turn = ((c[_C_TURN] ^ S) - S) + ((wx * gx + wy * gy + wz * gz) >> 14)
-        if turn > _TURN_MAX:
-            turn = _TURN_MAX
-        elif turn < -_TURN_MAX:
-            turn = -_TURN_MAX
-        c[_C_TURN] = turn
+        if -_TURN_MAX < turn and turn < _TURN_MAX:
+            c[_C_TURN] = turn
         # the averaged accelerometer (mg x8) turns with the sensor too; it is
         # kept with 6 more bits (M = m << 6) so the average has no dead zone
         m = ptr32(self.m)
