@@ -164,6 +164,33 @@ def test_firmware_imports_within_the_heap_budget():
     assert int(out.strip().splitlines()[-1]) < 220 * 1024
 
 
+def test_calibration_and_capture_code_is_in_ram_only_while_it_runs():
+    # a run never needs either: each module is imported when its job starts and
+    # dropped when it ends, and imported again for the next one
+    with tempfile.TemporaryDirectory() as tmp:
+        out = vm_json("""
+        import json, sys
+        from rsdevice.board import Board
+        from rsdevice.app import App
+        app = App(Board())
+        loaded = lambda m: "rsdevice." + m in sys.modules
+        seen = [loaded("calibration")]
+        app.start_calibration()
+        seen.append(loaded("calibration"))
+        app.calibration_step(app.calibrating, 1800, 0, 0, 0, 0, 0, False)  # a jolt while standing tall: refused
+        seen += [loaded("calibration"), app.cal_state, app.refusal]
+        seen.append(app.start_calibration())  # the next one loads it again
+        seen.append(loaded("calibration"))
+        app.up = [0, 0, 1000]  # a capture needs a calibration
+        app.fwd = [1000, 0, 0]
+        seen += [loaded("capture"), app.start_capture(1, 0), loaded("capture")]
+        app.end_session()  # stopped early
+        seen.append(loaded("capture"))
+        print(json.dumps(seen))
+        """, with_twin=True, cwd=tmp)
+    assert out == [False, True, False, 0, 1, True, True, False, 0, True, False]
+
+
 def test_the_built_firmware_runs_a_session_in_a_120k_heap():
     # the .mpy build (as `make flash` makes it, for this VM) boots, records a run
     # and serves its sync in 120K of 64-bit heap, twin modules included (the

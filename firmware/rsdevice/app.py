@@ -2,7 +2,7 @@
 # steps and bouts, run the calibration and the slouch coach; log the session,
 # serve the link, run the motor and the button. Imports no hardware module:
 # everything physical comes in through the board.
-import struct
+import sys
 from array import array
 
 import micropython
@@ -28,7 +28,6 @@ _START_PATTERN = (60,)
 _STOP_PATTERN = (60, 80, 60)
 _RETRO_CUE = (80, 80, 80, 80, 80, 80, 500)  # time to turn round: unlike any alert
 _CAPTURE_REFUSED = (600, 250, 600)  # no calibration: a capture needs its forward axis
-_RAW_N = const(16)         # raw samples per RAW record (16 x 12 B)
 # faults: each its own buzz, unlike any coaching pattern
 _FLASH_FULL = (400, 150, 400, 150, 400)   # sync and confirm to free room
 _IMU_DOWN = (120, 80, 120, 80, 120, 80, 120, 80, 120)  # the IMU does not answer
@@ -42,6 +41,15 @@ _RESERVE_KB = const(8)     # ...and stops logging below this (its last records, 
 _BLOCK_KB = const(4)       # a sync may copy the file's last flash block
 _IMU_RETRY_MS = const(500) # while the IMU does not answer, try it again this often
 _REPL_WATCHDOG_MS = const(3600000)  # the REPL does not feed the watchdog: an hour to work in
+
+
+def _unload(name):
+    """Drop a module imported for one job (calibration, capture): its code is
+    freed at the next collection, and imported again the next time."""
+    sys.modules.pop("rsdevice." + name, None)
+    package = sys.modules.get("rsdevice")
+    if package is not None and hasattr(package, name):
+        delattr(package, name)
 
 
 class App:
@@ -61,22 +69,22 @@ class App:
         self.tilt = Tilt(odr, imu.gyro_mdps_per_lsb())
         self.bouts = Bouts(odr, cfg)
         self.slouch = posture.Slouch(odr, cfg)
-        self.cal = posture.Calibration(odr, imu.gyro_mdps_per_lsb())
-        self.calibrating = False
+        # the calibration in force (x1000, sensor axes; zeros: none), the last one's outcome
+        self.up = [0, 0, 0]
+        self.fwd = [0, 0, 0]
+        self.cal_state = S.CAL_NONE
+        self.refusal = 0
+        self.calibrating = None      # the Calibration running (calibration.py), or None
         self.dir = Direction(odr, self.tilt)
         self.forms = posture.Forms(odr // _POSTURE_EVERY, cfg)
         self.form = S.FORM_UPRIGHT   # the reference in force, and the lean against it
         self.form_lean = 0
         self.back_run = 0            # backward steps in a row
-        self.capture_left = 0        # samples still to capture (0: not capturing)
-        self.raw = bytearray(12 * _RAW_N)
-        self.raw_mv = memoryview(self.raw)
-        self.raw_n = 0
-        self.raw_at = 0              # sample index of the first raw sample buffered
+        self.capturing = None        # the RawCapture running (capture.py), or None
         if cal:
-            self.cal.up = cal[:3]
-            self.cal.fwd = cal[3:]
-            self.cal.state = S.CAL_DONE
+            self.up = cal[:3]
+            self.fwd = cal[3:]
+            self.cal_state = S.CAL_DONE
             self.use_reference(cal)
         self.auto_n = 0           # auto reference: samples averaged so far
         self.auto_skip = 0        # ... after skipping these
@@ -295,7 +303,7 @@ class App:
         w = self.writer
         self.writer = None
         self.flash_full = True
-        self.capture_left = self.raw_n = 0
+        self.drop_capture()
         if w is not None:
             try:
                 w.write(S.R_FAULT, self.t_ms(self.samples), S.F_FLASH_FULL, 0)
@@ -348,12 +356,13 @@ class App:
                 self.log_bout(n, S.BOUT_REST)
                 rest_at = bouts.rest_at()
             if calibrating:
-                self.calibration_step(ax, ay, az, wx, wy, wz, stepped)
+                self.calibration_step(calibrating, ax, ay, az, wx, wy, wz, stepped)
                 calibrating = self.calibrating
             if n & (_POSTURE_EVERY - 1) == 0 and self.writer:  # a power of 2
                 self.posture(n)
-        if self.capture_left:
-            self.capture(na, ng)
+        capturing = self.capturing
+        if capturing is not None and capturing.take(acc, gyr, na, ng, n0):
+            self.end_session()
         self.samples += na
 
     def t_ms(self, n):
@@ -491,29 +500,33 @@ class App:
         """False if one is already running."""
         if self.calibrating:
             return False
-        self.cal.begin()
-        self.calibrating = True
-        self.board.motor.play(posture.CAL_BEGIN)
+        from .calibration import BEGIN, Calibration  # loaded for the calibration only
+        self.calibrating = Calibration(self.imu.odr_hz, self.imu.gyro_mdps_per_lsb())
+        self.cal_state = S.CAL_RUNNING
+        self.board.motor.play(BEGIN)
         return True
 
-    def calibration_step(self, ax, ay, az, wx, wy, wz, stepped):
-        r = self.cal.update(ax, ay, az, wx, wy, wz, stepped)
+    def calibration_step(self, cal, ax, ay, az, wx, wy, wz, stepped):
+        r = cal.update(ax, ay, az, wx, wy, wz, stepped)
         if r == 0:
             return
-        motor = self.board.motor
-        if r == -1:
-            motor.play(posture.CAL_WALK)
+        self.board.motor.play(cal.pattern(r))
+        if r == -1:  # stood still long enough: walk now
             return
-        self.calibrating = False
+        self.calibrating = None
+        _unload("calibration")
         if r == -2:
-            cal = self.cal.up + self.cal.fwd
-            config.save(self.cfg, cal)
-            self.use_reference(cal)
+            self.up = cal.up
+            self.fwd = cal.fwd
+            self.cal_state = S.CAL_DONE
+            self.refusal = 0
+            config.save(self.cfg, self.up + self.fwd)
+            self.use_reference(self.up + self.fwd)
             self.forms.reset()  # the clip may sit otherwise now: learn the forms anew
             self.log_reference(self.samples, S.REF_CALIBRATED)
-            motor.play(posture.CAL_DONE)
-        else:
-            motor.play(posture.CAL_REFUSED[r - 1])
+        else:  # refused: the previous calibration, if any, stays
+            self.cal_state = S.CAL_DONE if self.up != [0, 0, 0] else S.CAL_NONE
+            self.refusal = r
 
     def use_reference(self, cal):
         """The upright and forward (x1000, sensor axes) for the tilt and the direction."""
@@ -529,7 +542,7 @@ class App:
             return err
         cfg = self.cfg
         cfg[key] = value
-        config.save(cfg, self.cal.up + self.cal.fwd if self.cal.up != [0, 0, 0] else None)
+        config.save(cfg, self.up + self.fwd if self.up != [0, 0, 0] else None)
         self.det.configure(cfg["step_floor_mg"], cfg["step_min_ms"])
         self.slouch.configure(cfg)
         self.forms.configure(cfg)
@@ -543,41 +556,20 @@ class App:
         running session ends first). 0, or the protocol's error code."""
         if not 1 <= seconds <= S.CONFIG["capture_s"][2] or not 0 <= label <= S.CONFIG["capture_label"][2]:
             return S.E_BAD_VALUE
-        if self.cal.up == [0, 0, 0]:
+        if self.up == [0, 0, 0]:
             return S.E_NOT_CALIBRATED
         if self.writer:
             self.end_session()
         if not self.start_session(kind=S.KIND_CAPTURE, label=label):
             return S.E_FLASH_FULL
-        self.capture_left = seconds * self.imu.odr_hz
-        self.raw_n = 0
+        from .capture import RawCapture  # loaded for the capture only
+        self.capturing = RawCapture(self, seconds * self.imu.odr_hz)
         return 0
 
-    def capture(self, na, ng):
-        """The batch's raw samples (as read, sensor axes) into RAW records."""
-        acc = self.acc
-        gyr = self.gyr
-        raw = self.raw
-        take = min(na, self.capture_left)
-        for i in range(take):
-            j = i * 3
-            g = (i if i < ng else ng - 1) * 3  # a batch may end one gyro sample short
-            if self.raw_n == 0:
-                self.raw_at = self.samples + i
-            struct.pack_into("<hhhhhh", raw, 12 * self.raw_n, acc[j], acc[j + 1], acc[j + 2],
-                             gyr[g], gyr[g + 1], gyr[g + 2])
-            self.raw_n += 1
-            if self.raw_n == _RAW_N:
-                self.flush_raw()
-        self.capture_left -= take
-        if not self.capture_left:
-            self.end_session()
-
-    def flush_raw(self):
-        if self.raw_n and self.writer:
-            mv = self.raw_mv if self.raw_n == _RAW_N else self.raw_mv[:12 * self.raw_n]
-            self.writer.write_tail(S.R_RAW, mv, self.t_ms(self.raw_at))
-        self.raw_n = 0
+    def drop_capture(self):
+        """The capture is over (done, stopped, or the flash is full)."""
+        self.capturing = None
+        _unload("capture")
 
     # --- sessions --------------------------------------------------------
     def start_session(self, first=-1, held=0, kind=S.KIND_ACTIVITY, label=S.LABEL_UNLABELLED):
@@ -601,8 +593,8 @@ class App:
         self.by_movement = False
         cfg = self.cfg
         self.slouch = posture.Slouch(imu.odr_hz, cfg)
-        up = self.cal.up
-        fwd = self.cal.fwd
+        up = self.up
+        fwd = self.fwd
         if up != [0, 0, 0]:
             self.use_reference(up + fwd)
         else:  # a new auto reference for each session (the clip may have moved)
@@ -626,8 +618,8 @@ class App:
             return
         imu = self.imu
         cfg = self.cfg
-        up = self.cal.up
-        fwd = self.cal.fwd
+        up = self.up
+        fwd = self.fwd
         v = S.FW_VERSION
         w.write_tail(S.R_HEADER, None, S.LOG_FORMAT_VERSION, v[0], v[1], v[2], sid,
                           self.board.ticks_ms() & 0xFFFFFFFF, self.first_sample, imu.odr_hz,
@@ -650,9 +642,9 @@ class App:
         if w is None:
             return
         try:
-            if self.capture_left or self.raw_n:  # a capture stopped early: keep what it has
-                self.flush_raw()
-                self.capture_left = 0
+            if self.capturing:  # a capture stopped early: keep what it has
+                self.capturing.flush()
+                self.drop_capture()
             if self.slouch.active:
                 w.write(S.R_ALERT_END, self.t_ms(self.samples))
             w.write(S.R_END, self.t_ms(self.samples), self.det.steps - self.steps0,

@@ -153,10 +153,10 @@ class Link:
             if tid == S.CALIBRATE and not self.app.start_calibration():
                 self.error(S.E_BUSY, tid, seq)
                 return
-            cal = self.app.cal
-            up = cal.up
-            fwd = cal.fwd
-            self.send(S.CALIBRATION, seq, (cal.state, cal.refusal, up[0], up[1], up[2], fwd[0], fwd[1], fwd[2]))
+            app = self.app
+            up = app.up
+            fwd = app.fwd
+            self.send(S.CALIBRATION, seq, (app.cal_state, app.refusal, up[0], up[1], up[2], fwd[0], fwd[1], fwd[2]))
         elif tid == S.CAPTURE:
             err = self.app.start_capture(args[0], args[1])
             if err:

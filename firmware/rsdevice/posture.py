@@ -1,10 +1,10 @@
 # Slouch coaching: the alert state machine on the stride-averaged lean, and the
-# stand-tall-then-walk calibration. Both are fed from the app's sample loop on
-# the IMU's sample clock; they return event codes and the app logs and buzzes.
+# runner's own forms (the reference for each kind of movement). Both are fed
+# from the app's sample loop on the IMU's sample clock; they return event codes
+# and the app logs and buzzes. (The calibration is calibration.py.)
 from micropython import const
 
 from . import schema as S
-from .gait import isqrt
 
 # Slouch.update() events
 NOTHING = const(0)
@@ -160,113 +160,3 @@ def form_of(kind, direction):
     if direction == S.DIR_UNKNOWN:
         return -1
     return (kind - 1) * 2 + direction
-
-
-# calibration phases
-_STILL_S = const(2)       # stand tall this long ...
-_WALK_S = const(10)       # ... then this long for the first steps forward
-_STEPS = const(4)
-_STILL_DPS = const(10)    # turning faster than this is not standing still
-_G_LOW2 = const(850 * 850)     # |a| within 0.85-1.15 g while still
-_G_HIGH2 = const(1150 * 1150)
-_COS_UPRIGHT = const(14189)    # cos 30 deg, Q14: walking posture vs the still one
-_MIN_FWD_MG = const(20)        # mean horizontal acceleration of the first steps
-
-# buzz patterns of the calibration (Lumo Lift confirms with 3 buzzes)
-CAL_BEGIN = (120,)                              # stand tall
-CAL_WALK = (120, 120, 120)                      # now walk a few steps forward
-CAL_DONE = (150, 100, 150, 100, 150)
-# refused: one long buzz, then as many short ones as the reason's code
-CAL_REFUSED = ((600, 250, 120), (600, 250, 120, 150, 120),
-               (600, 250, 120, 150, 120, 150, 120), (600, 250, 120, 150, 120, 150, 120, 150, 120))
-
-
-class Calibration:
-    """Stand tall and still for 2 s (the upright), then walk a few steps
-    forward (the forward axis: the mean horizontal acceleration of starting
-    off, and the trunk's forward lean, both point forwards). Refused, with
-    the previous calibration kept, when moving during the still part, when
-    the walking posture is more than 30 deg from the still one (lying down,
-    bent over), without 4 steps in 10 s, or without a clear forward."""
-
-    def __init__(self, odr_hz, gyro_mdps_per_lsb):
-        self.odr = odr_hz
-        self.still_lsb = _STILL_DPS * 1000 // gyro_mdps_per_lsb
-        self.state = S.CAL_NONE
-        self.refusal = 0
-        self.up = [0, 0, 0]      # result, x1000
-        self.fwd = [0, 0, 0]
-        self.phase = 0
-        self.n = 0
-        self.steps = 0
-        self.sx = 0
-        self.sy = 0
-        self.sz = 0
-        self.ux = 0
-        self.uy = 0
-        self.uz = 0
-
-    def begin(self):
-        self.state = S.CAL_RUNNING
-        self.phase = 0
-        self.n = 0
-        self.steps = 0
-        self.sx = self.sy = self.sz = 0
-
-    def _refuse(self, why):
-        self.state = S.CAL_NONE if self.up == [0, 0, 0] else S.CAL_DONE
-        self.refusal = why
-        return why
-
-    def update(self, ax, ay, az, wx, wy, wz, stepped):
-        """Per sample while running. Returns 0 while going on, -1 when the
-        still part is done (walk now), -2 when calibrated, or a refusal code."""
-        self.n += 1
-        self.sx += ax
-        self.sy += ay
-        self.sz += az
-        if self.phase == 0:
-            a2 = ax * ax + ay * ay + az * az
-            w = self.still_lsb
-            if not _G_LOW2 <= a2 <= _G_HIGH2 or not (-w < wx < w and -w < wy < w and -w < wz < w):
-                return self._refuse(S.REFUSE_MOVING)
-            if self.n >= _STILL_S * self.odr:
-                n = self.n
-                self.ux = self.sx // n
-                self.uy = self.sy // n
-                self.uz = self.sz // n
-                self.phase = 1
-                self.n = 0
-                self.sx = self.sy = self.sz = 0
-                return -1
-            return 0
-        if stepped:
-            self.steps += 1
-        if self.steps < _STEPS:
-            if self.n >= _WALK_S * self.odr:
-                return self._refuse(S.REFUSE_NO_STEPS)
-            return 0
-        n = self.n
-        mx = self.sx // n
-        my = self.sy // n
-        mz = self.sz // n
-        ux = self.ux
-        uy = self.uy
-        uz = self.uz
-        nu = isqrt(ux * ux + uy * uy + uz * uz)
-        nm = isqrt(mx * mx + my * my + mz * mz)
-        if nu == 0 or nm == 0 or (mx * ux + my * uy + mz * uz) * 16384 // (nu * nm) < _COS_UPRIGHT:
-            return self._refuse(S.REFUSE_NOT_UPRIGHT)
-        # horizontal part of the walking mean, against the still upright (mg)
-        d = (mx * ux + my * uy + mz * uz) // nu
-        hx = mx - d * ux // nu
-        hy = my - d * uy // nu
-        hz = mz - d * uz // nu
-        h = isqrt(hx * hx + hy * hy + hz * hz)
-        if h < _MIN_FWD_MG:
-            return self._refuse(S.REFUSE_NO_FORWARD)
-        self.up = [ux * 1000 // nu, uy * 1000 // nu, uz * 1000 // nu]
-        self.fwd = [hx * 1000 // h, hy * 1000 // h, hz * 1000 // h]
-        self.state = S.CAL_DONE
-        self.refusal = 0
-        return -2
