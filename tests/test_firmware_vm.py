@@ -191,6 +191,23 @@ def test_calibration_and_capture_code_is_in_ram_only_while_it_runs():
     assert out == [False, True, False, 0, 1, True, True, False, 0, True, False]
 
 
+def test_steps_held_before_a_session_have_room_for_the_configured_run():
+    # sized for session_start_steps, not its maximum, and resized when it is set
+    with tempfile.TemporaryDirectory() as tmp:
+        out = vm_json("""
+        import json
+        from rsdevice.board import Board
+        from rsdevice.app import App
+        app = App(Board())
+        room = len(app.held) // 10
+        app.set_config("session_start_steps", 40)
+        for k in range(40):
+            app.hold_step((k, k, 0, 0, 0, 0, 0, 0, 0, 0), k + 1)
+        print(json.dumps([room, app.held_n, app.held[390]]))
+        """, with_twin=True, cwd=tmp)
+    assert out == [16, 40, 39]
+
+
 def test_the_built_firmware_runs_a_session_in_a_120k_heap():
     # the .mpy build (as `make flash` makes it, for this VM) boots, records a run
     # and serves its sync in 120K of 64-bit heap, twin modules included (the

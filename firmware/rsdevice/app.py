@@ -110,7 +110,7 @@ class App:
         self.utc_base = 0         # UTC (s) at board clock utc_ticks, once the host has set it (0: unknown)
         self.utc_ticks = 0
         # steps before a session starts on movement are held, so it keeps them
-        self.held = array("i", bytes(4 * _HELD * S.CONFIG["session_start_steps"][2]))
+        self.held = array("i", bytes(4 * _HELD * cfg["session_start_steps"]))
         self.held_n = 0
         self.by_movement = False  # the open session started on movement (ends after a pause)
         self.armed = True         # movement may start a session (not right after a stop by hand)
@@ -541,6 +541,9 @@ class App:
         if err:
             return err
         cfg = self.cfg
+        if key == "session_start_steps" and value != cfg[key]:  # held steps: room for as many
+            self.held = array("i", bytes(4 * _HELD * value))
+            self.held_n = 0
         cfg[key] = value
         config.save(cfg, self.up + self.fwd if self.up != [0, 0, 0] else None)
         self.det.configure(cfg["step_floor_mg"], cfg["step_min_ms"])
