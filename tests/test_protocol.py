@@ -21,6 +21,25 @@ def test_generated_files_are_up_to_date():
     assert generate.main(["--check"]) == 0
 
 
+def test_a_firmware_module_holds_exactly_the_protocol_constants_it_names():
+    src = ("import struct\n\nfrom micropython import const\n\n_MINE = const(3)\n\n\n"
+           "def f(t):\n    return t == _R_STEP or t == _E_BUSY  # not _R_END: a comment\n")
+    out = generate.with_protocol_constants(src)
+    p = generate.protocol_constants()
+    assert p["R_STEP"] == dict((n, t) for n, t, _ in cat.RECORDS)["STEP"]
+    assert ("from micropython import const\n\n" + generate.CONSTANTS_LINE + "\n"
+            "_E_BUSY = const(%d)\n_R_STEP = const(%d)\n\n_MINE" % (p["E_BUSY"], p["R_STEP"])) in out
+    assert "_R_END =" not in out
+    assert generate.with_protocol_constants(out) == out  # stable
+    # a constant no longer named leaves; none named, no block
+    fewer = generate.with_protocol_constants(out.replace(" or t == _E_BUSY", ""))
+    assert "_E_BUSY" not in fewer and "_R_STEP = const(" in fewer
+    assert generate.with_protocol_constants(out.replace("_R_STEP or t == _E_BUSY", "1")) == \
+        src.replace("_R_STEP or t == _E_BUSY", "1")
+    with pytest.raises(ValueError, match="_E_BUSY"):
+        generate.with_protocol_constants(src + "_E_BUSY = const(99)\n")
+
+
 def test_golden_covers_every_message_and_record():
     assert [m["name"] for m in GOLDEN["messages"]] == [m[0] for m in cat.MESSAGES]
     assert [r["name"] for r in GOLDEN["records"]] == [r[0] for r in cat.RECORDS]

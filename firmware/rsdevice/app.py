@@ -19,20 +19,55 @@ from .link import Link
 from .sessionlog import SYNC_MS, SessionStore, SessionWriter
 from .tilt import Tilt
 
+# protocol constants named in this module, written by `make protocol` from the catalogue
+_ALERT_WHEN_ALWAYS = const(1)
+_BOUT_REST = const(0)
+_CAL_DONE = const(2)
+_CAL_NONE = const(0)
+_CAL_RUNNING = const(1)
+_DIR_BACKWARD = const(2)
+_E_BAD_VALUE = const(10)
+_E_FLASH_FULL = const(13)
+_E_NOT_CALIBRATED = const(12)
+_FORM_UPRIGHT = const(0)
+_F_FIFO_OVERRUN = const(1)
+_F_FLASH_FULL = const(4)
+_F_I2C_ERROR = const(2)
+_F_IMU_RESET = const(3)
+_F_LOW_BATTERY = const(5)
+_KIND_ACTIVITY = const(0)
+_KIND_CAPTURE = const(1)
+_LABEL_UNLABELLED = const(0)
+_LOG_FORMAT_VERSION = const(6)
+_REF_AUTO = const(2)
+_REF_CALIBRATED = const(1)
+_R_ALERT_END = const(4)
+_R_ALERT_START = const(3)
+_R_BOUT = const(7)
+_R_CUE = const(10)
+_R_END = const(6)
+_R_FAULT = const(5)
+_R_FORM = const(9)
+_R_HEADER = const(1)
+_R_REFERENCE = const(8)
+_R_STEP = const(2)
+_SESSION_START_MOVEMENT = const(0)
+_SESSION_START_POWER_UP = const(1)
+
 _TICK_MS = const(5)        # idle wait between polls while a host talks over the link
 _BATCH = const(64)         # samples per sensor per FIFO read (buffers sized for it)
 _POSTURE_EVERY = const(8)  # the slouch coach looks at the stride-averaged lean every 8 samples (13 Hz)
 _AUTO_SKIP_S = const(3)    # an auto reference starts this long into moving
 _HELD = const(10)          # a held step: log_step's arguments
-_START_PATTERN = (60,)
-_STOP_PATTERN = (60, 80, 60)
-_RETRO_CUE = (80, 80, 80, 80, 80, 80, 500)  # time to turn round: unlike any alert
-_CAPTURE_REFUSED = (600, 250, 600)  # no calibration: a capture needs its forward axis
+_START_PATTERN = const((60,))
+_STOP_PATTERN = const((60, 80, 60))
+_RETRO_CUE = const((80, 80, 80, 80, 80, 80, 500))  # time to turn round: unlike any alert
+_CAPTURE_REFUSED = const((600, 250, 600))  # no calibration: a capture needs its forward axis
 # faults: each its own buzz, unlike any coaching pattern
-_FLASH_FULL = (400, 150, 400, 150, 400)   # sync and confirm to free room
-_IMU_DOWN = (120, 80, 120, 80, 120, 80, 120, 80, 120)  # the IMU does not answer
-_LOW_BATTERY = (1000, 300, 200)            # charge me
-_SLEEP = (40, 120, 40)                     # going to sleep until moved
+_FLASH_FULL = const((400, 150, 400, 150, 400))   # sync and confirm to free room
+_IMU_DOWN = const((120, 80, 120, 80, 120, 80, 120, 80, 120))  # the IMU does not answer
+_LOW_BATTERY = const((1000, 300, 200))            # charge me
+_SLEEP = const((40, 120, 40))                     # going to sleep until moved
 _LOW_MV = const(3450)      # a LiPo under this has about a tenth of its charge left
 _BATTERY_EVERY_MS = const(60000)   # the battery is read this often...
 _LOW_REMIND_MS = const(600000)     # ...and a low one buzzed this often
@@ -72,19 +107,19 @@ class App:
         # the calibration in force (x1000, sensor axes; zeros: none), the last one's outcome
         self.up = [0, 0, 0]
         self.fwd = [0, 0, 0]
-        self.cal_state = S.CAL_NONE
+        self.cal_state = _CAL_NONE
         self.refusal = 0
         self.calibrating = None      # the Calibration running (calibration.py), or None
         self.dir = Direction(odr, self.tilt)
         self.forms = posture.Forms(odr // _POSTURE_EVERY, cfg)
-        self.form = S.FORM_UPRIGHT   # the reference in force, and the lean against it
+        self.form = _FORM_UPRIGHT   # the reference in force, and the lean against it
         self.form_lean = 0
         self.back_run = 0            # backward steps in a row
         self.capturing = None        # the RawCapture running (capture.py), or None
         if cal:
             self.up = cal[:3]
             self.fwd = cal[3:]
-            self.cal_state = S.CAL_DONE
+            self.cal_state = _CAL_DONE
             self.use_reference(cal)
         self.auto_n = 0           # auto reference: samples averaged so far
         self.auto_skip = 0        # ... after skipping these
@@ -120,7 +155,7 @@ class App:
         self.link.open()
         board.watch()
         try:
-            if self.cfg["session_start"] == S.SESSION_START_POWER_UP:
+            if self.cfg["session_start"] == _SESSION_START_POWER_UP:
                 self.start_session()
             while not self.link.leave:
                 self.tick()
@@ -213,7 +248,7 @@ class App:
         if self.low_buzz_at is None or board.ticks_diff(now, self.low_buzz_at) >= _LOW_REMIND_MS:
             self.low_buzz_at = now
             board.motor.play(_LOW_BATTERY)
-            self.log_fault(S.F_LOW_BATTERY, mv)
+            self.log_fault(_F_LOW_BATTERY, mv)
 
     def unworn(self):
         after = self.cfg["sleep_after_min"]
@@ -240,7 +275,7 @@ class App:
         """An I2C transaction failed (a jostled connector, noise on the bus):
         log it and try the IMU again at once."""
         self.i2c_errors += 1
-        self.log_fault(S.F_I2C_ERROR, self.i2c_errors)
+        self.log_fault(_F_I2C_ERROR, self.i2c_errors)
         self.imu_down = True
         self.retry_at = self.board.ticks_ms()
 
@@ -259,7 +294,7 @@ class App:
             return
         self.imu_down = False
         if lost:
-            self.log_fault(S.F_IMU_RESET, lost)
+            self.log_fault(_F_IMU_RESET, lost)
             self.skip(lost)
 
     def skip(self, lost):
@@ -271,7 +306,7 @@ class App:
     def log_fault(self, code, count):
         if self.writer:
             try:
-                self.writer.write(S.R_FAULT, self.t_ms(self.samples), code, min(count, 0xFFFF))
+                self.writer.write(_R_FAULT, self.t_ms(self.samples), code, min(count, 0xFFFF))
             except OSError:
                 self.stop_logging()
 
@@ -306,8 +341,8 @@ class App:
         self.drop_capture()
         if w is not None:
             try:
-                w.write(S.R_FAULT, self.t_ms(self.samples), S.F_FLASH_FULL, 0)
-                w.write(S.R_END, self.t_ms(self.samples), self.det.steps - self.steps0,
+                w.write(_R_FAULT, self.t_ms(self.samples), _F_FLASH_FULL, 0)
+                w.write(_R_END, self.t_ms(self.samples), self.det.steps - self.steps0,
                         self.samples - self.first_sample)
                 w.flush()
             except OSError:
@@ -323,7 +358,7 @@ class App:
         lost = self.imu.lost
         if lost:  # an overrun lost these before this batch
             self.imu.lost = 0
-            self.log_fault(S.F_FIFO_OVERRUN, lost)
+            self.log_fault(_F_FIFO_OVERRUN, lost)
             self.skip(lost)
         acc = self.acc
         gyr = self.gyr
@@ -353,7 +388,7 @@ class App:
                 self.on_step(det)
                 rest_at = bouts.rest_at()
             if n >= rest_at and bouts.tick(n) >= 0:  # a compare per sample, not a call
-                self.log_bout(n, S.BOUT_REST)
+                self.log_bout(n, _BOUT_REST)
                 rest_at = bouts.rest_at()
             if calibrating:
                 self.calibration_step(calibrating, ax, ay, az, wx, wy, wz, stepped)
@@ -381,7 +416,7 @@ class App:
         peak = min(max(det.peak, 0), 0xFFFF)
         self.retro_cue(direction)
         if self.writer is None:
-            if self.cfg["session_start"] == S.SESSION_START_MOVEMENT and self.armed and not self.flash_full:
+            if self.cfg["session_start"] == _SESSION_START_MOVEMENT and self.armed and not self.flash_full:
                 self.hold_step((det.step_n, det.n, interval_ms, cadence, peak, tilt.pitch, tilt.roll,
                                 direction, self.form_lean, self.form), bouts.run)
                 if bouts.run >= self.cfg["session_start_steps"]:
@@ -395,18 +430,18 @@ class App:
     def log_step(self, step_n, n, interval_ms, cadence_dspm, peak_mg, pitch, roll, direction, lean, form):
         w = self.writer
         if w is not None and step_n >= self.first_sample:
-            w.write(S.R_STEP, self.t_ms(step_n), interval_ms, cadence_dspm, peak_mg, pitch, roll,
+            w.write(_R_STEP, self.t_ms(step_n), interval_ms, cadence_dspm, peak_mg, pitch, roll,
                     self.t_ms(n) - self.t_ms(step_n), direction, lean, form)
 
     def retro_cue(self, direction):
         """Retro intervals: every `retro_cue_steps` backward steps in a row, a
         distinct buzz tells a beginner to turn round."""
-        self.back_run = self.back_run + 1 if direction == S.DIR_BACKWARD else 0
+        self.back_run = self.back_run + 1 if direction == _DIR_BACKWARD else 0
         every = self.cfg["retro_cue_steps"]
         if every and self.back_run and self.back_run % every == 0:
             self.board.motor.play(_RETRO_CUE)
             if self.writer:
-                self.writer.write(S.R_CUE, self.t_ms(self.samples), min(self.back_run, 0xFFFF))
+                self.writer.write(_R_CUE, self.t_ms(self.samples), min(self.back_run, 0xFFFF))
 
     def hold_step(self, step, run):
         """Keep the steps of the current run (`run` steps in a row so far):
@@ -433,7 +468,7 @@ class App:
 
     def log_bout(self, n, kind):
         if self.writer and n >= self.first_sample:
-            self.writer.write(S.R_BOUT, self.t_ms(n), kind, self.bouts.direction)
+            self.writer.write(_R_BOUT, self.t_ms(n), kind, self.bouts.direction)
 
     # --- posture ---------------------------------------------------------
     def posture(self, n):
@@ -453,19 +488,19 @@ class App:
         forms = self.forms
         w = self.writer
         if forms.update(form, tilt.lean) >= 0 and w is not None:
-            w.write(S.R_FORM, self.t_ms(n), form, forms.pitch[form])
-        if form == S.FORM_UPRIGHT:
-            judged = self.cfg["alert_when"] == S.ALERT_WHEN_ALWAYS
+            w.write(_R_FORM, self.t_ms(n), form, forms.pitch[form])
+        if form == _FORM_UPRIGHT:
+            judged = self.cfg["alert_when"] == _ALERT_WHEN_ALWAYS
         else:
             judged = form > 0 and forms.learned[form]
-        self.form = form if judged else S.FORM_UPRIGHT
+        self.form = form if judged else _FORM_UPRIGHT
         self.form_lean = tilt.lean - forms.pitch[self.form]
         slouch = self.slouch
         ev = slouch.update(n, self.form_lean, judged)
         if w is not None and ev == posture.START:
-            w.write(S.R_ALERT_START, self.t_ms(n), tilt.lean, self.form, self.form_lean)
+            w.write(_R_ALERT_START, self.t_ms(n), tilt.lean, self.form, self.form_lean)
         elif w is not None and ev == posture.END:
-            w.write(S.R_ALERT_END, self.t_ms(n))
+            w.write(_R_ALERT_END, self.t_ms(n))
         if slouch.buzz_now:
             self.board.motor.play(slouch.pattern())
 
@@ -474,7 +509,7 @@ class App:
         `auto_reference_s` of moving (or of the session, with alert_when
         always), after 3 s of settling in, is the upright; the forward axis stays unknown, so pitch is
         then the whole tilt, logged but not judged."""
-        if not (self.bouts.moving() or self.cfg["alert_when"] == S.ALERT_WHEN_ALWAYS):
+        if not (self.bouts.moving() or self.cfg["alert_when"] == _ALERT_WHEN_ALWAYS):
             return
         self.auto_skip -= _POSTURE_EVERY
         if self.auto_skip > 0:  # let the first strides (starting off, settling) pass
@@ -487,12 +522,12 @@ class App:
         self.auto_n += _POSTURE_EVERY
         if self.auto_n >= self.cfg["auto_reference_s"] * self.imu.odr_hz:
             tilt.set_reference(self.auto_x, self.auto_y, self.auto_z, 0, 0, 0)
-            self.log_reference(n, S.REF_AUTO)
+            self.log_reference(n, _REF_AUTO)
 
     def log_reference(self, n, source):
         t = self.tilt
         if self.writer:
-            self.writer.write(S.R_REFERENCE, self.t_ms(n), source, t.ux * 1000 >> 14, t.uy * 1000 >> 14,
+            self.writer.write(_R_REFERENCE, self.t_ms(n), source, t.ux * 1000 >> 14, t.uy * 1000 >> 14,
                               t.uz * 1000 >> 14, t.fx * 1000 >> 14, t.fy * 1000 >> 14, t.fz * 1000 >> 14)
 
     # --- calibration -----------------------------------------------------
@@ -502,7 +537,7 @@ class App:
             return False
         from .calibration import BEGIN, Calibration  # loaded for the calibration only
         self.calibrating = Calibration(self.imu.odr_hz, self.imu.gyro_mdps_per_lsb())
-        self.cal_state = S.CAL_RUNNING
+        self.cal_state = _CAL_RUNNING
         self.board.motor.play(BEGIN)
         return True
 
@@ -518,14 +553,14 @@ class App:
         if r == -2:
             self.up = cal.up
             self.fwd = cal.fwd
-            self.cal_state = S.CAL_DONE
+            self.cal_state = _CAL_DONE
             self.refusal = 0
             config.save(self.cfg, self.up + self.fwd)
             self.use_reference(self.up + self.fwd)
             self.forms.reset()  # the clip may sit otherwise now: learn the forms anew
-            self.log_reference(self.samples, S.REF_CALIBRATED)
+            self.log_reference(self.samples, _REF_CALIBRATED)
         else:  # refused: the previous calibration, if any, stays
-            self.cal_state = S.CAL_DONE if self.up != [0, 0, 0] else S.CAL_NONE
+            self.cal_state = _CAL_DONE if self.up != [0, 0, 0] else _CAL_NONE
             self.refusal = r
 
     def use_reference(self, cal):
@@ -558,13 +593,13 @@ class App:
         """Record the raw samples for `seconds` as a capture session (any
         running session ends first). 0, or the protocol's error code."""
         if not 1 <= seconds <= S.CONFIG["capture_s"][2] or not 0 <= label <= S.CONFIG["capture_label"][2]:
-            return S.E_BAD_VALUE
+            return _E_BAD_VALUE
         if self.up == [0, 0, 0]:
-            return S.E_NOT_CALIBRATED
+            return _E_NOT_CALIBRATED
         if self.writer:
             self.end_session()
-        if not self.start_session(kind=S.KIND_CAPTURE, label=label):
-            return S.E_FLASH_FULL
+        if not self.start_session(kind=_KIND_CAPTURE, label=label):
+            return _E_FLASH_FULL
         from .capture import RawCapture  # loaded for the capture only
         self.capturing = RawCapture(self, seconds * self.imu.odr_hz)
         return 0
@@ -575,7 +610,7 @@ class App:
         _unload("capture")
 
     # --- sessions --------------------------------------------------------
-    def start_session(self, first=-1, held=0, kind=S.KIND_ACTIVITY, label=S.LABEL_UNLABELLED):
+    def start_session(self, first=-1, held=0, kind=_KIND_ACTIVITY, label=_LABEL_UNLABELLED):
         """A session from sample `first` (now if -1), `held` steps already seen.
         False if the flash has no room (confirmed sessions are reclaimed first)."""
         imu = self.imu
@@ -624,7 +659,7 @@ class App:
         up = self.up
         fwd = self.fwd
         v = S.FW_VERSION
-        w.write_tail(S.R_HEADER, None, S.LOG_FORMAT_VERSION, v[0], v[1], v[2], sid,
+        w.write_tail(_R_HEADER, None, _LOG_FORMAT_VERSION, v[0], v[1], v[2], sid,
                           self.board.ticks_ms() & 0xFFFFFFFF, self.first_sample, imu.odr_hz,
                           imu.accel_fs_g, imu.gyro_fs_dps, up[0], up[1], up[2], fwd[0], fwd[1], fwd[2],
                           cfg["step_min_ms"], cfg["step_floor_mg"], cfg["slouch_threshold_deg"],
@@ -632,7 +667,7 @@ class App:
                           imu.accel_mg_per_lsb_x1000(), int(imu.gyro_mdps_per_lsb() * 1000), imu.odr_fine,
                           self.start_utc(), self.boot & 0xFFFF)
         if up != [0, 0, 0]:
-            self.log_reference(self.samples, S.REF_CALIBRATED)
+            self.log_reference(self.samples, _REF_CALIBRATED)
         w.flush()
 
     def start_utc(self):
@@ -649,8 +684,8 @@ class App:
                 self.capturing.flush()
                 self.drop_capture()
             if self.slouch.active:
-                w.write(S.R_ALERT_END, self.t_ms(self.samples))
-            w.write(S.R_END, self.t_ms(self.samples), self.det.steps - self.steps0,
+                w.write(_R_ALERT_END, self.t_ms(self.samples))
+            w.write(_R_END, self.t_ms(self.samples), self.det.steps - self.steps0,
                     self.samples - self.first_sample)
             w.close()
         except OSError:

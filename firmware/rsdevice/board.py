@@ -5,14 +5,15 @@ import sys
 import time
 
 import machine
+from micropython import const
 
 from .button import Button
 from .haptic import Haptic
 from . import pinout
 from .lsm6dsox import LSM6DSOX
 
-I2C_HZ = 400_000
-WATCHDOG_MS = 8000  # a loop that stops for this long resets the board
+_I2C_HZ = const(400_000)
+_WATCHDOG_MS = const(8000)  # a loop that stops for this long resets the board
 
 
 class Board:
@@ -21,7 +22,7 @@ class Board:
         self.profile = getattr(machine, "TWIN_BOARD", None) or pinout.select(sys.implementation._machine)
         pins = pinout.PROFILES[self.profile]
         self.i2c = machine.I2C(pins["i2c_bus"], scl=machine.Pin(pins["scl"]), sda=machine.Pin(pins["sda"]),
-                               freq=I2C_HZ)
+                               freq=_I2C_HZ)
         self.imu = LSM6DSOX(self.i2c, self)
         self.wdt = None
         self.motor = Haptic(machine.PWM(machine.Pin(pins["motor"]), freq=200, duty_u16=0), self)
@@ -37,7 +38,7 @@ class Board:
         uid = machine.unique_id()
         self.device_id = bytes(uid[:8]) + bytes(8 - min(8, len(uid)))
 
-    def watch(self, ms=WATCHDOG_MS):
+    def watch(self, ms=_WATCHDOG_MS):
         """Arm (or re-arm with a new timeout) the watchdog; the loop feeds it.
         The ESP32 cannot stop it, so leaving to the REPL re-arms it long."""
         self.wdt = machine.WDT(timeout=ms)

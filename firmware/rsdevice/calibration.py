@@ -3,8 +3,13 @@
 # this module only then and drops it after: a run never holds its code in RAM.
 from micropython import const
 
-from . import schema as S
 from .gait import isqrt
+
+# protocol constants named in this module, written by `make protocol` from the catalogue
+_REFUSE_MOVING = const(1)
+_REFUSE_NOT_UPRIGHT = const(2)
+_REFUSE_NO_FORWARD = const(4)
+_REFUSE_NO_STEPS = const(3)
 
 # calibration phases
 _STILL_S = const(2)       # stand tall this long ...
@@ -58,7 +63,7 @@ class Calibration:
             a2 = ax * ax + ay * ay + az * az
             w = self.still_lsb
             if not _G_LOW2 <= a2 <= _G_HIGH2 or not (-w < wx < w and -w < wy < w and -w < wz < w):
-                return S.REFUSE_MOVING
+                return _REFUSE_MOVING
             if self.n >= _STILL_S * self.odr:
                 n = self.n
                 self.ux = self.sx // n
@@ -73,7 +78,7 @@ class Calibration:
             self.steps += 1
         if self.steps < _STEPS:
             if self.n >= _WALK_S * self.odr:
-                return S.REFUSE_NO_STEPS
+                return _REFUSE_NO_STEPS
             return 0
         n = self.n
         mx = self.sx // n
@@ -85,7 +90,7 @@ class Calibration:
         nu = isqrt(ux * ux + uy * uy + uz * uz)
         nm = isqrt(mx * mx + my * my + mz * mz)
         if nu == 0 or nm == 0 or (mx * ux + my * uy + mz * uz) * 16384 // (nu * nm) < _COS_UPRIGHT:
-            return S.REFUSE_NOT_UPRIGHT
+            return _REFUSE_NOT_UPRIGHT
         # horizontal part of the walking mean, against the still upright (mg)
         d = (mx * ux + my * uy + mz * uz) // nu
         hx = mx - d * ux // nu
@@ -93,7 +98,7 @@ class Calibration:
         hz = mz - d * uz // nu
         h = isqrt(hx * hx + hy * hy + hz * hz)
         if h < _MIN_FWD_MG:
-            return S.REFUSE_NO_FORWARD
+            return _REFUSE_NO_FORWARD
         # the result, x1000
         self.up = [ux * 1000 // nu, uy * 1000 // nu, uz * 1000 // nu]
         self.fwd = [hx * 1000 // h, hy * 1000 // h, hz * 1000 // h]

@@ -6,7 +6,8 @@ import struct
 
 from micropython import const
 
-from . import schema as S
+# protocol constants named in this module, written by `make protocol` from the catalogue
+_R_RAW = const(11)
 
 _RAW_N = const(16)  # raw samples per RAW record (16 x 12 B)
 
@@ -42,5 +43,5 @@ class RawCapture:
         app = self.app
         if self.n and app.writer:
             mv = self.raw_mv if self.n == _RAW_N else self.raw_mv[:12 * self.n]
-            app.writer.write_tail(S.R_RAW, mv, app.t_ms(self.at))
+            app.writer.write_tail(_R_RAW, mv, app.t_ms(self.at))
         self.n = 0

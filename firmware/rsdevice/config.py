@@ -8,9 +8,13 @@ import os
 
 from . import schema as S
 
-PATH = "config.json"
-BAD = "config.bad"  # a config.json that could not be read, kept as it was
-_TMP = "config.tmp"
+# protocol constants named in this module, written by `make protocol` from the catalogue
+_E_BAD_VALUE = const(10)
+_E_UNKNOWN_KEY = const(9)
+
+_PATH = const("config.json")
+_BAD = const("config.bad")  # a config.json that could not be read, kept as it was
+_TMP = const("config.tmp")
 
 
 def defaults():
@@ -23,9 +27,9 @@ def defaults():
 def check(key, value):
     """0 if `key` may be set to `value`, else the protocol's error code."""
     if key not in S.CONFIG:
-        return S.E_UNKNOWN_KEY
+        return _E_UNKNOWN_KEY
     if not isinstance(value, int) or not S.CONFIG[key][1] <= value <= S.CONFIG[key][2]:
-        return S.E_BAD_VALUE
+        return _E_BAD_VALUE
     return 0
 
 
@@ -34,13 +38,13 @@ def load():
     cfg = defaults()
     cal = None
     try:
-        with open(PATH) as f:
+        with open(_PATH) as f:
             saved = json.load(f)
     except OSError:  # none yet
         return cfg, cal
     except (ValueError, MemoryError, RuntimeError):  # corrupt or hostile (deep nesting): defaults,
         try:                                        # and the file kept aside for a look
-            os.rename(PATH, BAD)
+            os.rename(_PATH, _BAD)
         except OSError:
             pass
         return cfg, cal
@@ -63,4 +67,4 @@ def save(cfg, cal):
         data["calibration"] = cal
     with open(_TMP, "w") as f:
         json.dump(data, f)
-    os.rename(_TMP, PATH)
+    os.rename(_TMP, _PATH)

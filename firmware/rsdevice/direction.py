@@ -8,7 +8,10 @@ from array import array
 import micropython
 from micropython import const
 
-from . import schema as S
+# protocol constants named in this module, written by `make protocol` from the catalogue
+_DIR_BACKWARD = const(2)
+_DIR_FORWARD = const(1)
+_DIR_UNKNOWN = const(0)
 
 _AP_SHIFT = const(1)      # forward acceleration low-passed like the detector's vertical (EMA 1/2)
 _WALK_SHIFT = const(2)    # both low-passed once more, alike (EMA 1/4, ~4 Hz: a walking step's 2-4 Hz) ...
@@ -106,8 +109,8 @@ class Direction:
         self.started = False
         self.score = 0
         self.evidence = 0   # the last step's (signed, -256..256)
-        self.current = S.DIR_UNKNOWN
-        self.prior = S.DIR_UNKNOWN  # the direction before the last pause
+        self.current = _DIR_UNKNOWN
+        self.prior = _DIR_UNKNOWN  # the direction before the last pause
         self.seen = 0       # steps with evidence since the last pause
 
     def set_forward(self, fx, fy, fz):
@@ -117,7 +120,7 @@ class Direction:
         self.fz = fz
         self.started = False
         self.known = False
-        self.current = S.DIR_UNKNOWN  # a new axis: no prior either
+        self.current = _DIR_UNKNOWN  # a new axis: no prior either
         self.reset()
 
     def reset(self):
@@ -129,7 +132,7 @@ class Direction:
         self.score = 0
         self.seen = 0
         self.prior = self.current
-        self.current = S.DIR_UNKNOWN
+        self.current = _DIR_UNKNOWN
         self.run_share = -1  # unknown: the next step's own share
         self.last_interval = 0
         self.last_turn = 0
@@ -204,10 +207,10 @@ class Direction:
         self.loop = self.mag = self.n = self.air = 0
         turned = self.tilt.take_turn() if self.tilt is not None else 0
         if not (self.fx or self.fy or self.fz):
-            return S.DIR_UNKNOWN
+            return _DIR_UNKNOWN
         if not interval or n == 0:
             self.reset()
-            return S.DIR_UNKNOWN
+            return _DIR_UNKNOWN
         share = (air << 8) // n
         if self.run_share < 0:
             self.run_share = share
@@ -245,16 +248,16 @@ class Direction:
         if self.seen < _FIRST_STEPS:  # starting off: wait a stride, unless it agrees with the prior
             ev = self.evidence
             prior = self.prior
-            if self.known and prior != S.DIR_UNKNOWN:
-                if (ev > _DECIDE and prior == S.DIR_FORWARD) or (ev < -_DECIDE and prior == S.DIR_BACKWARD):
+            if self.known and prior != _DIR_UNKNOWN:
+                if (ev > _DECIDE and prior == _DIR_FORWARD) or (ev < -_DECIDE and prior == _DIR_BACKWARD):
                     self.current = prior
                 else:
-                    self.prior = S.DIR_UNKNOWN
-                    self.current = S.DIR_UNKNOWN
+                    self.prior = _DIR_UNKNOWN
+                    self.current = _DIR_UNKNOWN
             return self.current
         score = -self.score if self.running else self.score
         if score > _DECIDE:
-            self.current = S.DIR_FORWARD
+            self.current = _DIR_FORWARD
         elif score < -_DECIDE:
-            self.current = S.DIR_BACKWARD
+            self.current = _DIR_BACKWARD
         return self.current

@@ -4,7 +4,13 @@
 # and the app logs and buzzes. (The calibration is calibration.py.)
 from micropython import const
 
-from . import schema as S
+# protocol constants named in this module, written by `make protocol` from the catalogue
+_ALERT_MODE_OFF = const(2)
+_ALERT_MODE_TRAINING = const(0)
+_ALERT_WHEN_ALWAYS = const(1)
+_BOUT_REST = const(0)
+_DIR_UNKNOWN = const(0)
+_FORM_UPRIGHT = const(0)
 
 # Slouch.update() events
 NOTHING = const(0)
@@ -42,7 +48,7 @@ class Slouch:
         self.cooldown = cfg["slouch_cooldown_s"] * odr
         self.max_repeats = cfg["slouch_max_repeats"]
         self.mode = cfg["alert_mode"]
-        self.always = cfg["alert_when"] == S.ALERT_WHEN_ALWAYS
+        self.always = cfg["alert_when"] == _ALERT_WHEN_ALWAYS
 
     def pattern(self):
         i = self.buzzes - 1
@@ -52,7 +58,7 @@ class Slouch:
         """n: sample index, lean: averaged pitch against the reference in
         force (cdeg), judged: whether there is one now. Returns an event."""
         self.buzz_now = False
-        eligible = self.mode != S.ALERT_MODE_OFF and judged
+        eligible = self.mode != _ALERT_MODE_OFF and judged
         if self.active:
             if not eligible or lean < self.release:
                 self.active = False
@@ -77,7 +83,7 @@ class Slouch:
 
     def _buzz(self, n):
         self.buzzes += 1
-        if self.mode == S.ALERT_MODE_TRAINING:
+        if self.mode == _ALERT_MODE_TRAINING:
             self.last_buzz = n
             self.buzz_now = True
 
@@ -155,8 +161,8 @@ class Forms:
 
 def form_of(kind, direction):
     """FORM_* of a bout kind (BOUT_*) and direction (DIR_*); -1 if not known."""
-    if kind == S.BOUT_REST:
-        return S.FORM_UPRIGHT
-    if direction == S.DIR_UNKNOWN:
+    if kind == _BOUT_REST:
+        return _FORM_UPRIGHT
+    if direction == _DIR_UNKNOWN:
         return -1
     return (kind - 1) * 2 + direction

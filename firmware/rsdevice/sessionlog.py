@@ -14,11 +14,14 @@ from micropython import const
 from . import schema as S
 from .wire import CRC32_TABLE
 
-_DIR = "sessions"
-_OPEN = ".rsl"        # recording or closed, not yet confirmed by the host
-_DONE = ".rsc"        # confirmed by the host; free to delete when space runs low
-_LAST = _DIR + "/last_id"
-_BOOTS = _DIR + "/boots"
+# protocol constants named in this module, written by `make protocol` from the catalogue
+_RECORD_MAGIC = const(181)
+
+_DIR = const("sessions")
+_OPEN = const(".rsl")        # recording or closed, not yet confirmed by the host
+_DONE = const(".rsc")        # confirmed by the host; free to delete when space runs low
+_LAST = const("sessions/last_id")
+_BOOTS = const("sessions/boots")
 SYNC_MS = const(5000)  # each sync rewrites the file's last flash block: not per batch
 
 
@@ -246,7 +249,7 @@ class SessionWriter:
     def _finish(self, rtype, size):
         """Frame the payload packed at buf[3:3 + size] and append it."""
         buf = self.buf
-        buf[0] = S.RECORD_MAGIC
+        buf[0] = _RECORD_MAGIC
         buf[1] = rtype
         buf[2] = size
         crc = _crc16(buf, 1, 3 + size, CRC32_TABLE)

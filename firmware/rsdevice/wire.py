@@ -9,8 +9,17 @@ from micropython import const
 
 from . import schema as S
 
-HEADER = const(7)  # magic(2) + version, type, seq, length(2): the payload starts here
-_HDR = HEADER
+# protocol constants named in this module, written by `make protocol` from the catalogue
+_E_BAD_CRC = const(1)
+_E_BAD_LENGTH = const(4)
+_E_BAD_VERSION = const(2)
+_E_UNKNOWN_TYPE = const(3)
+_HEADER = const(7)
+_MAGIC0 = const(165)
+_MAGIC1 = const(90)
+_MAX_PAYLOAD = const(512)
+_PROTOCOL_VERSION = const(1)
+
 _CRC = const(4)
 
 # CRC seed per message type: crc32 of its schema byte (MAVLink CRC_EXTRA);
@@ -65,15 +74,15 @@ def _crc_at(buf, start: int, end: int, table, seeds, put: int) -> bool:
 def seal(buf, tid, seq, length):
     """Frame a payload already at buf[7:7+length] in place: header and CRC.
     -> the frame's length. Nothing allocated (the sync's chunks go this way)."""
-    buf[0] = S.MAGIC0
-    buf[1] = S.MAGIC1
-    buf[2] = S.PROTOCOL_VERSION
+    buf[0] = _MAGIC0
+    buf[1] = _MAGIC1
+    buf[2] = _PROTOCOL_VERSION
     buf[3] = tid
     buf[4] = seq & 0xFF
     buf[5] = length & 0xFF
     buf[6] = length >> 8
-    _crc_at(buf, 2, _HDR + length, CRC32_TABLE, _SEEDS, 1)
-    return _HDR + length + _CRC
+    _crc_at(buf, 2, _HEADER + length, CRC32_TABLE, _SEEDS, 1)
+    return _HEADER + length + _CRC
 
 
 def encode(tid, seq, values=(), tail: bytes | memoryview = b""):
@@ -81,7 +90,7 @@ def encode(tid, seq, values=(), tail: bytes | memoryview = b""):
     payload = struct.pack(fmt, *values)
     if has_tail:
         payload += tail
-    head = struct.pack("<BBBBBH", S.MAGIC0, S.MAGIC1, S.PROTOCOL_VERSION, tid, seq & 0xFF, len(payload))
+    head = struct.pack("<BBBBBH", _MAGIC0, _MAGIC1, _PROTOCOL_VERSION, tid, seq & 0xFF, len(payload))
     body = head[2:] + payload
     return head + payload + struct.pack("<I", frame_crc(body))
 
@@ -108,23 +117,23 @@ class FrameReader:
     of candidates, and the ESP32's task stack is small)."""
 
     def __init__(self):
-        self.buf = bytearray(_HDR + S.MAX_PAYLOAD + _CRC)
+        self.buf = bytearray(_HEADER + _MAX_PAYLOAD + _CRC)
         self.scan = bytearray(len(self.buf))
         self.n = 0
-        self.need = _HDR
+        self.need = _HEADER
         self.tid = 0
         self.seq = 0
-        self.end = _HDR  # the last good frame's payload ends here in buf
+        self.end = _HEADER  # the last good frame's payload ends here in buf
 
     def reset(self):
         self.n = 0
-        self.need = _HDR
+        self.need = _HEADER
 
     def feed(self, b):
         r = self.take(b)
         if r < 0:
             return None
-        return (r, self.tid, self.seq, bytes(memoryview(self.buf)[_HDR:self.end]) if r == 0 else b"")
+        return (r, self.tid, self.seq, bytes(memoryview(self.buf)[_HEADER:self.end]) if r == 0 else b"")
 
     def take(self, b):
         r = self._take(b)
@@ -156,32 +165,32 @@ class FrameReader:
         error with its bytes still held (n > 0) for the rescan."""
         buf = self.buf
         n = self.n
-        if n == 0 and b != S.MAGIC0:
+        if n == 0 and b != _MAGIC0:
             return -1
-        if n == 1 and b != S.MAGIC1:
-            self.n = 1 if b == S.MAGIC0 else 0
+        if n == 1 and b != _MAGIC1:
+            self.n = 1 if b == _MAGIC0 else 0
             return -1
         buf[n] = b
         n += 1
         self.n = n
-        if n == _HDR:
+        if n == _HEADER:
             length = buf[5] | (buf[6] << 8)
-            if length > S.MAX_PAYLOAD:
+            if length > _MAX_PAYLOAD:
                 self.tid = buf[3]
                 self.seq = buf[4]
-                return S.E_BAD_LENGTH
-            self.need = _HDR + length + _CRC
-        if n < self.need or n < _HDR:
+                return _E_BAD_LENGTH
+            self.need = _HEADER + length + _CRC
+        if n < self.need or n < _HEADER:
             return -1
         end = self.need - _CRC
         self.tid = buf[3]
         self.seq = buf[4]
         if not _crc_at(buf, 2, end, CRC32_TABLE, _SEEDS, 0):
-            return S.E_BAD_CRC
+            return _E_BAD_CRC
         self.reset()
-        if buf[2] != S.PROTOCOL_VERSION:
-            return S.E_BAD_VERSION
+        if buf[2] != _PROTOCOL_VERSION:
+            return _E_BAD_VERSION
         if buf[3] not in S.MESSAGE:
-            return S.E_UNKNOWN_TYPE
+            return _E_UNKNOWN_TYPE
         self.end = end
         return 0

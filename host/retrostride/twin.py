@@ -73,9 +73,10 @@ class Twin:
 
     def __init__(self, trace=None, flash_dir=None, heap=HEAP, realtime=False, stop_at_end=True, presses=(),
                  faults=None, freq_fine=0, board="lolin_d32", battery_mv=3900, firmware=None,
-                 cpu_factor=0.0):
+                 cpu_factor=0.0, twin_modules=None):
         self.trace = trace
         self.firmware = Path(firmware) if firmware else FIRMWARE  # a folder with main.py and rsdevice/
+        self.twin_modules = Path(twin_modules) if twin_modules else TWIN_DIR  # machine, time, esp32
         self._tmp = tempfile.TemporaryDirectory(prefix="retrostride-twin-")
         work = Path(self._tmp.name)
         self.flash_dir = Path(flash_dir) if flash_dir else work / "flash"
@@ -96,7 +97,7 @@ class Twin:
 
     def start(self):
         env = {k: v for k, v in os.environ.items() if not k.startswith("RS_TWIN_")}
-        env["MICROPYPATH"] = str(TWIN_DIR)
+        env["MICROPYPATH"] = str(self.twin_modules)
         env["RS_TWIN_EVENTS"] = str(self.events_path)
         env["RS_TWIN_REALTIME"] = "1" if self.realtime else "0"
         env["RS_TWIN_STOP_AT_END"] = "1" if self.stop_at_end else "0"
