@@ -70,7 +70,7 @@ def whole_loop(report_120s):
     """The figures of the lean device path: the whole tick, its heap, the
     ESP32 share it implies with the I2C bus time, an hour's replay, the sync
     model, the heap floor."""
-    from .bench_tick import chunk_cost, heap_floor_kb, sync_model, tick_cost, twin_modules_kb
+    from .bench_tick import chunk_cost, heap_floor_kb, names_after_boot, sync_model, tick_cost, twin_modules_kb
     run, _ = generated_run(seconds=120.0, mounted=False)
     # the least of three runs: the machine's other work only ever adds time (as timeit advises)
     tick = min((tick_cost(run) for _ in range(3)), key=lambda t: t["tick_us_per_sample"])
@@ -118,6 +118,7 @@ def whole_loop(report_120s):
     out["heap_floor_kb"] = floor
     out["heap_twin_modules_kb"] = round(twin_kb, 1)
     out["heap_floor_board_kb"] = round(floor - twin_kb, 1) if floor else None
+    out["heap_names_after_boot"] = names_after_boot()  # a 7 kB step past 620
     out["session_steps_1h_run"] = session["summary"]["steps"]
     return out
 

@@ -360,3 +360,25 @@ def twin_modules_kb():
         twin = compile_firmware(Path(tmp) / "fw") / "twin"
         out = run_vm(TWIN_MODULES_CODE, cwd=tmp, heap="1M", env={"MICROPYPATH": str(twin)})
         return int(out.strip().splitlines()[-1]) / 1024
+
+
+BOOT_NAMES_CODE = r"""
+import micropython
+from rsdevice.board import Board
+from rsdevice.app import App
+app = App(Board())
+micropython.qstr_info()
+"""
+
+
+def names_after_boot():
+    """The names the VM holds interned once the built firmware's app is up (the
+    twin's included). Past 620 it allocates a pool for 640 more, 7 kB on this
+    64-bit VM: the heap floor moves in a step there."""
+    import re
+
+    from .conftest import run_vm
+    with tempfile.TemporaryDirectory() as tmp:
+        out = compile_firmware(Path(tmp) / "fw")
+        text = run_vm(BOOT_NAMES_CODE, cwd=tmp, heap="1M", env={"MICROPYPATH": f"{out / 'twin'}:{out}"})
+        return int(re.search(r"n_qstr=(\d+)", text).group(1))
