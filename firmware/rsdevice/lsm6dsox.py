@@ -30,10 +30,11 @@ _TAG_ACCEL = const(0x02)
 _WORD = const(7)  # tag + X, Y, Z int16
 _PER_SAMPLE = const(2)  # FIFO words per sample period: accel + gyro
 
-# rate code (datasheet table 52); the same code sets ODR and FIFO batch rate
-_ODR = {12: 1, 26: 2, 52: 3, 104: 4, 208: 5, 416: 6, 833: 7}
-_FS_XL = {2: 0, 16: 1, 4: 2, 8: 3}
-_FS_G = {250: 0, 500: 1, 1000: 2, 2000: 3}
+# the settings the chip takes, in the order of their codes: full scales code 0-3,
+# rates (datasheet table 52) code 1-7; a rate's code sets both ODR and FIFO batch rate
+_ODR = const((12, 26, 52, 104, 208, 416, 833))  # Hz
+_FS_XL = const((2, 16, 4, 8))            # g
+_FS_G = const((250, 500, 1000, 2000))    # deg/s
 
 
 @micropython.viper
@@ -109,9 +110,9 @@ class LSM6DSOX:
         self._write(_CTRL3_C, 0x44)  # block data update, register auto-increment
         fine = self._read(_INTERNAL_FREQ_FINE)
         self.odr_fine = fine - 256 if fine > 127 else fine
-        code = _ODR[self.odr_hz]
-        self._write(_CTRL1_XL, (code << 4) | (_FS_XL[self.accel_fs_g] << 2))
-        self._write(_CTRL2_G, (code << 4) | (_FS_G[self.gyro_fs_dps] << 2))
+        code = _ODR.index(self.odr_hz) + 1
+        self._write(_CTRL1_XL, (code << 4) | (_FS_XL.index(self.accel_fs_g) << 2))
+        self._write(_CTRL2_G, (code << 4) | (_FS_G.index(self.gyro_fs_dps) << 2))
         # 32 words = 16 samples of each sensor (154 ms at 104 Hz): short enough for
         # a prompt buzz (within 250 ms), long enough that a batch's overhead stays small
         wm = self.watermark
@@ -127,7 +128,7 @@ class LSM6DSOX:
         the FIFO off, INT1 raised by a movement above threshold_mg."""
         self._write(_FIFO_CTRL4, 0)
         self._write(_CTRL2_G, 0)
-        self._write(_CTRL1_XL, (_ODR[26] << 4) | (_FS_XL[self.accel_fs_g] << 2))
+        self._write(_CTRL1_XL, ((_ODR.index(26) + 1) << 4) | (_FS_XL.index(self.accel_fs_g) << 2))
         lsb = self.accel_fs_g * 1000 // 64
         self._write(_WAKE_UP_THS, min(63, max(1, threshold_mg // lsb)))
         self._write(_WAKE_UP_DUR, 0)
@@ -139,7 +140,7 @@ class LSM6DSOX:
         bus), carry on with the FIFO as it is; if it lost them (a brown-out
         through a jostled connector), set it up again. -> the samples the
         restart cost (0 without one). OSError while the chip does not answer."""
-        code = _ODR[self.odr_hz]
+        code = _ODR.index(self.odr_hz) + 1
         if self._read(_WHO_AM_I) == _CHIP_ID and self._read(_CTRL1_XL) >> 4 == code \
                 and self._read(_FIFO_CTRL4) & 0x07 == _FIFO_MODE_CONTINUOUS:
             return 0
