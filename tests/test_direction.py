@@ -122,11 +122,34 @@ def test_direction_and_forms_allocate_nothing_per_sample():
         d.update(x, 0, z, det.lp)
         if i % 4 == 0:
             forms.update(3, 150)
+            forms.judging(2, -1)
     micropython.heap_unlock()
     print(json.dumps([steps, last, forms.learned[3]]))
     """)
     steps, last, learned = out
     assert steps > 120 and last == 1 and learned  # a step per 36 samples, forward, the form learned
+
+
+def test_with_the_direction_unknown_the_kinds_furthest_forward_form_judges(tmp_path, monkeypatch):
+    # a runner's forms: running forwards leans 8 deg, backwards 2 deg (retro running is
+    # more upright), walking forwards 5 deg; with the direction unknown a lean is judged
+    # against the 8 deg one, so neither direction's own posture reads as a slouch
+    on_cpython, on_vm = on_cpython_and_vm(tmp_path, monkeypatch, "from rsdevice.posture import Forms\n", [], """
+    forms = Forms(4, {"form_settle_s": 0, "form_learn_s": 1})
+    RUN, WALK, UNKNOWN = 2, 1, -1
+    out = [forms.judging(RUN, UNKNOWN), forms.judging(RUN, 4)]  # nothing learned: nothing judges
+    for form, lean in ((4, 200), (4, 200), (4, 200), (4, 200)):  # running backwards, 2 deg
+        forms.update(form, lean)
+    out += [forms.judging(RUN, UNKNOWN), forms.judging(RUN, 4), forms.judging(RUN, 3)]
+    for form, lean in ((3, 800), (3, 800), (3, 800), (3, 800), (1, 500), (1, 500), (1, 500), (1, 500)):
+        forms.update(form, lean)
+    out += [forms.judging(RUN, UNKNOWN), forms.judging(RUN, 4), forms.judging(WALK, UNKNOWN),
+            forms.judging(WALK, 2)]
+    """)
+    assert on_vm == on_cpython
+    # then: the backward form, learned alone; then the forward one (8 > 2 deg) for an
+    # unknown run, the backward one when it is known; walking: its forward form alone
+    assert on_cpython == [-1, -1, 4, 4, -1, 3, 4, 1, -1]
 
 
 def test_same_directions_under_cpython_and_micropython(tmp_path, monkeypatch):

@@ -482,7 +482,7 @@ class App:
             return
         tilt.update_lean()
         # standing, the calibrated upright; moving, the runner's own form for
-        # this kind of movement and direction, once learned
+        # this kind of movement and direction, once learned (Forms.judging)
         bouts = self.bouts
         form = posture.form_of(bouts.kind, bouts.direction)
         forms = self.forms
@@ -492,7 +492,8 @@ class App:
         if form == _FORM_UPRIGHT:
             judged = self.cfg["alert_when"] == _ALERT_WHEN_ALWAYS
         else:
-            judged = form > 0 and forms.learned[form]
+            form = forms.judging(bouts.kind, form)
+            judged = form > 0
         self.form = form if judged else _FORM_UPRIGHT
         self.form_lean = tilt.lean - forms.pitch[self.form]
         slouch = self.slouch

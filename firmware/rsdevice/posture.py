@@ -158,6 +158,20 @@ class Forms:
         self.learned[form] = True
         return form
 
+    def judging(self, kind, form):
+        """The form that judges a lean while moving (`kind` a BOUT_* of walking
+        or running, `form` its form_of, -1 with the direction unknown), or -1
+        if none is learned yet. With the direction unknown (a bout's first
+        steps, a gait whose loop does not tell), the kind's learned form that
+        leans furthest forward: whichever way the runner goes, their own
+        posture does not trip it, and a slump past it still does."""
+        if form > 0:
+            return form if self.learned[form] else -1
+        f = (kind - 1) * 2 + 1  # the kind's forward form; f + 1 its backward one
+        if self.learned[f] and (not self.learned[f + 1] or self.pitch[f] >= self.pitch[f + 1]):
+            return f
+        return f + 1 if self.learned[f + 1] else -1
+
 
 def form_of(kind, direction):
     """FORM_* of a bout kind (BOUT_*) and direction (DIR_*); -1 if not known."""
