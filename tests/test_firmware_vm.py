@@ -214,7 +214,7 @@ def test_steps_held_before_a_session_have_room_for_the_configured_run():
 def test_the_built_firmware_runs_a_session_in_a_100k_heap():
     # the .mpy build (as `make flash` makes it, for this VM) boots, records a run
     # and serves its sync in 100K of 64-bit heap, the twin's modules included
-    # (the bench's floor is 97K; 139K before main.py collected while loading,
+    # (the bench's floor is 98K; 139K before main.py collected while loading,
     # 113K before calibration and capture loaded only while they run and the
     # protocol's numbers were inlined)
     from retrostride.demo_trace import generated_run
