@@ -38,6 +38,8 @@ def test_a_firmware_module_holds_exactly_the_protocol_constants_it_names():
         src.replace("_R_STEP or t == _E_BUSY", "1")
     with pytest.raises(ValueError, match="_E_BUSY"):
         generate.with_protocol_constants(src + "_E_BUSY = const(99)\n")
+    with pytest.raises(ValueError, match="import const"):
+        generate.with_protocol_constants(src.replace("from micropython import const\n", ""))
 
 
 def test_golden_covers_every_message_and_record():

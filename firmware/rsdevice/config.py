@@ -6,6 +6,8 @@
 import json
 import os
 
+from micropython import const
+
 from . import schema as S
 
 # protocol constants named in this module, written by `make protocol` from the catalogue

@@ -69,6 +69,8 @@ def with_protocol_constants(text, name="module"):
         named.update(n for n in _NAMED_RE.findall(line.split("#")[0]) if n in constants)
     if not named:
         return "\n".join(lines)
+    if "from micropython import const" not in lines:  # CPython's shim needs it; the device's compiler does not
+        raise ValueError("%s names protocol constants but does not import const" % name)
     last_import = max(k for k, line in enumerate(lines) if line.startswith(("import ", "from ")))
     block = ["", CONSTANTS_LINE] + ["_%s = const(%d)" % (n, constants[n]) for n in sorted(named)]
     return "\n".join(lines[:last_import + 1] + block + lines[last_import + 1:])
@@ -141,7 +143,11 @@ def _jsonable(values):
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
-    outputs = {p: with_protocol_constants(p.read_text(), p.name) for p in FIRMWARE_MODULES}
+    try:
+        outputs = {p: with_protocol_constants(p.read_text(), p.name) for p in FIRMWARE_MODULES}
+    except ValueError as e:
+        print("firmware: %s" % e)
+        return 1
     outputs[FIRMWARE_SCHEMA] = firmware_schema_text()
     outputs[GOLDEN] = json.dumps(golden_vectors(), indent=1) + "\n"
     if "--check" in argv:
