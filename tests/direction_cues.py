@@ -62,11 +62,12 @@ def windows(rec):
 def sums(sig, t, wins):
     """{cue: per-window sums}"""
     idx = [np.flatnonzero((t >= a) & (t < b)) for a, b in wins]
-    return {name: np.array([form(sig)[k].sum() for k in idx]) for name, (form, _) in CUES.items()}
+    products = {name: form(sig) for name, (form, _) in CUES.items()}
+    return {name: np.array([p[k].sum() for k in idx]) for name, p in products.items()}
 
 
 def measure(rec, dataset):
-    """(per-window cue sums as recorded, the share of windows each cue flips
+    """(per-window cue sums as recorded, per window whether each cue flips
     when the recording is played backwards in time)."""
     tr = rec.trace
     fs = tr.rate_hz
@@ -77,7 +78,7 @@ def measure(rec, dataset):
     # so each window sums the very samples it summed played forwards
     back = {name: s[::-1] for name, s in signals(tr.accel[::-1], -tr.gyro[::-1], fs, up, f).items()}
     back = sums(back, tr.t, wins)
-    flips = {name: np.mean(np.sign(back[name]) == -np.sign(played[name])) for name in CUES}
+    flips = {name: np.sign(back[name]) == -np.sign(played[name]) for name in CUES}
     return played, flips
 
 
@@ -87,9 +88,10 @@ def groups():
             if rec.trace.gyro is None:
                 continue
             if dataset == "sisfall":
-                if rec.meta.get("activity") not in ("D01", "D02", "D03", "D04"):
+                activity = rec.meta.get("activity")
+                if activity not in ("D01", "D02", "D03", "D04"):
                     continue
-                name = f"sisfall {rec.meta['activity']} ({'running' if rec.meta['activity'] in ('D03', 'D04') else 'walking'})"
+                name = f"sisfall {activity} ({'running' if activity in ('D03', 'D04') else 'walking'})"
             elif dataset == "mobgap":
                 name = "mobgap Test11" if "Test11" in rec.name else "mobgap Test5"
             else:
@@ -106,7 +108,7 @@ def main():
         played, flips = measure(rec, dataset)
         for cue in CUES:
             pooled.setdefault(name, {}).setdefault(cue, []).extend(played[cue])
-            flipped.setdefault(cue, []).append(flips[cue])
+            flipped.setdefault(cue, []).extend(flips[cue])
     print("cue                            flips when played backwards  flips under the mirror")
     for cue, (_, mirrored) in CUES.items():
         print(f"  {cue:30s} {100 * np.mean(flipped[cue]):6.1f} % of windows          {'yes' if mirrored else 'no'}")
