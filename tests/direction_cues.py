@@ -4,11 +4,12 @@ surrogate can vouch for. Offline (zero-phase filters, the whole trace), on
 every shared set with a gyro and a known forward axis.
 
 A cue is a sum over a step of a product of two signals: `ap` (acceleration
-along the forward axis), `v` (vertical acceleration), `dv` (its change), `w`
-(the trunk's pitch rate). The surrogate plays a recording backwards in time
+along the forward axis), `v` (vertical acceleration), `dv` (its change), `ml`
+(sideways acceleration), `w` (the trunk's pitch rate), `yaw` (its rate of
+turn about the vertical). The surrogate plays a recording backwards in time
 (accelerations kept, rates negated); a real backward stride is modelled as
-the mirror of a forward one (what is odd in the direction of travel, `ap` and
-`w`, negated; `v` kept). A cue tested on the surrogate says something about a
+the mirror of a forward one (what is odd in the direction of travel, `ap`,
+`w` and `yaw`, negated; `v` and `ml` kept). A cue tested on the surrogate says something about a
 real retro runner only if it flips under both; `w * ap` flips under reversal
 but not under the mirror, so the surrogate would vouch for it wrongly.
 
@@ -26,10 +27,12 @@ BAND_HZ = (0.3, 3.0)  # a step's fundamental and the next harmonic, gravity and 
 STEP_MAX_S = 1.5      # a reference "step" longer than this spans a pause
 WINDOW_S = 1.0        # SisFall: no contacts, so fixed windows of about two steps
 
-# name: (how it is formed, flips under the mirror (by its factors: ap and w are odd))
+# name: (how it is formed, flips under the mirror (by its factors: ap, w and yaw are odd))
 CUES = {"ap * dv (the device's)": (lambda s: s["ap"] * s["dv"], True),
         "w * v (pitch rate, vertical)": (lambda s: s["w"] * s["v"], True),
-        "w * ap (pitch rate, forward)": (lambda s: s["w"] * s["ap"], False)}
+        "w * ap (pitch rate, forward)": (lambda s: s["w"] * s["ap"], False),
+        # the pelvis turns and sways once a stride, in a phase the direction sets
+        "yaw * ml (turn rate, sideways)": (lambda s: s["yaw"] * s["ml"], True)}
 
 
 def signals(accel, gyro, fs, up, forward):
@@ -39,7 +42,8 @@ def signals(accel, gyro, fs, up, forward):
     w = signal.filtfilt(*band, gyro, axis=0)
     side = np.cross(up, forward)
     v = a @ up
-    return {"ap": a @ forward, "v": v, "dv": np.gradient(v) * fs, "w": w @ side}
+    return {"ap": a @ forward, "v": v, "dv": np.gradient(v) * fs, "ml": a @ side,
+            "w": w @ side, "yaw": w @ up}
 
 
 def frame(accel, fs, dataset):
