@@ -12,10 +12,10 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from retrostride.datasets import load, shared_traces
-from retrostride.demo_trace import generated_run
-from retrostride.replay import run_replay
-from retrostride.trace import add_lean, axis_vector, write_trace
+from retrostride.recordings.datasets import load, shared_traces
+from retrostride.recordings.generated import generated_run
+from retrostride.twin.replay import run_replay
+from retrostride.recordings.trace import add_lean, axis_vector, write_trace
 
 from .bench_tick import ODR
 from .conftest import vm_json

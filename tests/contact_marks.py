@@ -9,7 +9,7 @@ the set's median offset. The device uses the midpoint (firmware/rsdevice/gait.py
 import numpy as np
 from scipy import signal
 
-from retrostride.datasets import load, shared_traces
+from retrostride.recordings.datasets import load, shared_traces
 
 HALF_WINDOW_S = 0.25  # a mark belongs to the contact it is nearest, within this
 

@@ -20,8 +20,8 @@ running); the device uses `ap * dv` (firmware/rsdevice/direction.py)."""
 import numpy as np
 from scipy import signal
 
-from retrostride.datasets import FORWARD_AXIS, load, shared_traces
-from retrostride.trace import axis_vector
+from retrostride.recordings.datasets import FORWARD_AXIS, load, shared_traces
+from retrostride.recordings.trace import axis_vector
 
 BAND_HZ = (0.3, 3.0)  # a step's fundamental and the next harmonic, gravity and drift out
 STEP_MAX_S = 1.5      # a reference "step" longer than this spans a pause

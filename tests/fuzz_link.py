@@ -9,8 +9,8 @@ import random
 import sys
 import time
 
-from retrostride.client import Client, LinkError, open_port
-from retrostride.twin import Twin
+from retrostride.device.client import Client, LinkError, open_port
+from retrostride.twin.launcher import Twin
 from rsproto import catalogue as cat
 from rsproto import wire
 

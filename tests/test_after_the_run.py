@@ -13,15 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from retrostride.client import Client, open_port
-from retrostride.demo_trace import generated_run
-from retrostride.library import Library
-from retrostride.logfile import parse_log
-from retrostride.replay import run_replay
+from retrostride.device.client import Client, open_port
+from retrostride.recordings.generated import generated_run
+from retrostride.sessions.library import Library
+from retrostride.sessions.logfile import parse_log
+from retrostride.twin.replay import run_replay
 from retrostride.reports.export import check_fit
 from retrostride.reports.session import session_report
-from retrostride.sync import sync
-from retrostride.twin import Twin
+from retrostride.device.sync import sync
+from retrostride.twin.launcher import Twin
 
 CLI = str(Path(sys.executable).parent / "retrostride")
 

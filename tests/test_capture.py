@@ -6,13 +6,13 @@ import json
 import numpy as np
 import pytest
 
-from retrostride.capture import capture_trace, is_capture, run_capture
-from retrostride.client import Client, DeviceError, open_port
-from retrostride.demo_trace import generated_run
-from retrostride.library import Library
-from retrostride.replay import run_replay
-from retrostride.trace import read_trace, write_trace
-from retrostride.twin import Twin
+from retrostride.device.capture import capture_trace, is_capture, run_capture
+from retrostride.device.client import Client, DeviceError, open_port
+from retrostride.recordings.generated import generated_run
+from retrostride.sessions.library import Library
+from retrostride.twin.replay import run_replay
+from retrostride.recordings.trace import read_trace, write_trace
+from retrostride.twin.launcher import Twin
 
 from .conftest import closed_sessions_on_twin
 
@@ -84,7 +84,7 @@ def _columns(tr):
 def test_bench_retro_scores_labelled_captures(tmp_path):
     """`retrostride bench retro --captures DIR`: a capture labelled forward is
     scored against its label (here of a generated run: the way, not a figure)."""
-    from retrostride.retrobench import run_captures, rows
+    from retrostride.bench.retro import run_captures, rows
     log = forward_capture(tmp_path)
     write_trace(tmp_path / "caps" / "run1.csv", *_columns(capture_trace(log)))
     (row,) = rows(run_captures(sorted((tmp_path / "caps").glob("*.csv"))))

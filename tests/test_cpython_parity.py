@@ -5,8 +5,8 @@ import sys
 
 import numpy as np
 
-from retrostride.demo_trace import generated_run
-from retrostride.twin import FIRMWARE
+from retrostride.recordings.generated import generated_run
+from retrostride.twin.launcher import FIRMWARE
 
 from .conftest import on_cpython_and_vm, vm_json
 

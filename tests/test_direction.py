@@ -5,11 +5,11 @@ on the VM and on the twin; the surrogate for backward locomotion is a real
 import numpy as np
 import pytest
 
-from retrostride.datasets import FORWARD_AXIS, load
-from retrostride.demo_trace import generated_run
-from retrostride.replay import parse_settings, run_replay, trace_calibration
-from retrostride.retrobench import EXCLUDED_STEPS, there_and_back
-from retrostride.trace import Trace, add_lean, axis_vector
+from retrostride.recordings.datasets import FORWARD_AXIS, load
+from retrostride.recordings.generated import generated_run
+from retrostride.twin.replay import parse_settings, run_replay, trace_calibration
+from retrostride.bench.retro import EXCLUDED_STEPS, there_and_back
+from retrostride.recordings.trace import Trace, add_lean, axis_vector
 
 from .conftest import needs_shared, on_cpython_and_vm, vm_json
 
@@ -261,7 +261,7 @@ def test_real_recordings_there_and_back(dataset):
 
 def test_a_turned_recording_keeps_its_vertical_and_turns_its_forward():
     """`bench retro --yaw-deg`: the calibration's forward off by an angle."""
-    from retrostride.retrobench import turned
+    from retrostride.bench.retro import turned
     up = np.array([0.2, 0.1, 1.0]) / np.linalg.norm([0.2, 0.1, 1.0])
     fwd = np.cross(up, [0, 1, 0])
     fwd /= np.linalg.norm(fwd)
@@ -302,7 +302,7 @@ def test_after_a_pause_the_first_agreeing_step_takes_the_direction_up_again():
     """A runner who stops and goes on the same way reads forward from the
     first step that has a loop; one who turned round while standing is never
     read forward."""
-    from retrostride.retrobench import reverse
+    from retrostride.bench.retro import reverse
     trace, _ = generated_run(seconds=30.0, mounted=False)  # x forward, z up
     keep = (trace.t > 2.5) & (trace.t < 26.5)
     run = Trace(t=trace.t[keep], accel=trace.accel[keep], gyro=None, meta={})

@@ -10,8 +10,8 @@ import zipfile
 import numpy as np
 import pytest
 
-from retrostride import download
-from retrostride.datasets import load
+from retrostride.recordings import download
+from retrostride.recordings.datasets import load
 
 from .conftest import SHARED, needs_shared
 

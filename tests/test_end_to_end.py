@@ -8,17 +8,16 @@ import time
 import tty
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from retrostride.client import Client, DeviceError, LinkError, open_port
-from retrostride.demo_trace import generated_run
-from retrostride.library import Library
-from retrostride.logfile import parse_log
-from retrostride.replay import run_replay, wait_for_session_end
-from retrostride.sync import sync
-from retrostride.trace import rotate, write_trace
-from retrostride.twin import Twin
+from retrostride.device.client import Client, DeviceError, LinkError, open_port
+from retrostride.recordings.generated import generated_run
+from retrostride.sessions.library import Library
+from retrostride.sessions.logfile import parse_log
+from retrostride.twin.replay import run_replay, wait_for_session_end
+from retrostride.device.sync import sync
+from retrostride.recordings.trace import rotate, write_trace
+from retrostride.twin.launcher import Twin
 from rsproto import catalogue as cat
 from rsproto import wire
 

@@ -9,14 +9,14 @@ import time
 import numpy as np
 import pytest
 
-from retrostride.client import Client, open_port
-from retrostride.datasets import load
-from retrostride.demo_trace import generated_run
-from retrostride.library import Library
-from retrostride.logfile import parse_log
-from retrostride.replay import run_replay
-from retrostride.sync import sync
-from retrostride.twin import Faults, Twin
+from retrostride.device.client import Client, open_port
+from retrostride.recordings.datasets import load
+from retrostride.recordings.generated import generated_run
+from retrostride.sessions.library import Library
+from retrostride.sessions.logfile import parse_log
+from retrostride.twin.replay import run_replay
+from retrostride.device.sync import sync
+from retrostride.twin.launcher import Faults, Twin
 
 from .conftest import SHARED
 

@@ -101,7 +101,7 @@ def test_lsm6dsox_driver_against_the_twin_registers():
 def test_twin_quantises_and_saturates_at_full_scale(tmp_path):
     import numpy as np
 
-    from retrostride.trace import Trace, write_twin_binary
+    from retrostride.recordings.trace import Trace, write_twin_binary
     t = np.arange(0, 1, 0.01)
     acc = np.column_stack([np.full_like(t, 20.0), np.full_like(t, -0.5), np.full_like(t, 1.0)])
     gyro = np.column_stack([np.full_like(t, 2500.0), np.full_like(t, 100.0), np.zeros_like(t)])
@@ -217,7 +217,7 @@ def test_the_built_firmware_runs_a_session_in_a_100k_heap():
     # (the bench's floor is 98K; 139K before main.py collected while loading,
     # 113K before calibration and capture loaded only while they run and the
     # protocol's numbers were inlined)
-    from retrostride.demo_trace import generated_run
+    from retrostride.recordings.generated import generated_run
 
     from .bench_tick import compile_firmware, runs_in_heap
     with tempfile.TemporaryDirectory() as tmp:
@@ -301,7 +301,7 @@ def test_the_whole_tick_allocates_nothing_in_steady_state():
     """A generated run through whole loop ticks (FIFO read, tilt, steps,
     direction, posture, bouts, STEP/BOUT/FORM records, the 5 s syncs, link
     poll, motor, button) with the heap locked: one allocation fails it."""
-    from retrostride.demo_trace import generated_run
+    from retrostride.recordings.generated import generated_run
 
     from .bench_tick import HEAP_LOCKED, run_harness
     out = run_harness(HEAP_LOCKED, generated_run(seconds=60.0, mounted=False)[0], heap="1M")  # room for the words
@@ -312,8 +312,8 @@ def test_the_whole_tick_allocates_nothing_in_steady_state():
 def test_the_twins_precomputed_words_equal_its_own_model(tmp_path):
     """The words the host makes with numpy for the usual setting are the
     words the twin's per-word model makes from the same trace."""
-    from retrostride.demo_trace import generated_run
-    from retrostride.trace import write_twin_binary, write_twin_words
+    from retrostride.recordings.generated import generated_run
+    from retrostride.recordings.trace import write_twin_binary, write_twin_words
     trace = generated_run(seconds=8.0, seed=3)[0]
     trace.gyro = trace.accel[:, ::-1] * 300.0  # a gyro too, beyond full scale at times
     env = {"RS_TWIN_TRACE": str(write_twin_binary(trace, tmp_path / "t.bin"))}

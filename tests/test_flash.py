@@ -3,7 +3,7 @@ repl`), mpremote finds a raw REPL, puts the precompiled .mpy files and main.py
 on the board's flash and resets it: the deploy path, without a board."""
 import subprocess
 
-from retrostride.twin import FIRMWARE, ROOT, Twin
+from retrostride.twin.launcher import FIRMWARE, ROOT, Twin
 
 
 def test_make_flash_installs_precompiled_firmware_through_mpremote(tmp_path):

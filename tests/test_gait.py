@@ -5,11 +5,11 @@ import json
 import numpy as np
 import pytest
 
-from retrostride import gaitbench as gb
-from retrostride.datasets import Recording, load, load_sisfall
-from retrostride.demo_trace import generated_run
-from retrostride.replay import run_replay
-from retrostride.trace import Trace, rotate
+from retrostride.bench import gait as gb
+from retrostride.recordings.datasets import Recording, load, load_sisfall
+from retrostride.recordings.generated import generated_run
+from retrostride.twin.replay import run_replay
+from retrostride.recordings.trace import Trace, rotate
 
 from .conftest import SHARED, UPSIDE_DOWN_TURNED, needs_shared, vm_json
 

@@ -9,9 +9,9 @@ import time
 import numpy as np
 import pytest
 
-from retrostride.demo_trace import generated_run
-from retrostride.trace import Trace
-from retrostride.twin import ROOT, Twin
+from retrostride.recordings.generated import generated_run
+from retrostride.recordings.trace import Trace
+from retrostride.twin.launcher import ROOT, Twin
 
 from .conftest import closed_sessions_on_twin
 

@@ -7,7 +7,7 @@ import venv
 
 import pytest
 
-from retrostride.twin import ROOT
+from retrostride.twin.launcher import ROOT
 
 
 @pytest.fixture(scope="module")

@@ -7,14 +7,14 @@ import sys
 import pytest
 import serial
 
-from retrostride.client import Client, DeviceError, LinkError, open_port
-from retrostride.library import Library
-from retrostride.sync import sync
-from retrostride.twin import Twin
+from retrostride.device.client import Client, DeviceError, LinkError, open_port
+from retrostride.sessions.library import Library
+from retrostride.device.sync import sync
+from retrostride.twin.launcher import Twin
 from rsproto import catalogue as cat
 from rsproto import wire
 
-from retrostride.twin import FIRMWARE
+from retrostride.twin.launcher import FIRMWARE
 
 
 def nested_frames(depth):
@@ -96,8 +96,8 @@ def test_a_stale_error_for_another_request_is_skipped():
 
 
 def test_confirmation_lost_with_the_link_is_finished_by_the_next_sync(tmp_path):
-    from retrostride.demo_trace import generated_run
-    from retrostride.replay import wait_for_session_end
+    from retrostride.recordings.generated import generated_run
+    from retrostride.twin.replay import wait_for_session_end
     trace = generated_run(seconds=20.0, seed=2)[0]
     with Twin(trace) as twin:
         client = Client(open_port(twin.port))

@@ -6,7 +6,7 @@ import zlib
 from rsproto import catalogue as cat
 from rsproto import wire
 
-from retrostride.logfile import parse_log
+from retrostride.sessions.logfile import parse_log
 
 
 def _log(n_steps):

@@ -4,12 +4,12 @@ import time
 import numpy as np
 import pytest
 
-from retrostride.client import Client, DeviceError, open_port
-from retrostride.datasets import load, load_sisfall
-from retrostride.demo_trace import generated_run
-from retrostride.replay import config_value, parse_settings, run_replay, trace_calibration, wait_for_session_end
-from retrostride.trace import Trace, add_lean, axis_vector
-from retrostride.twin import Twin
+from retrostride.device.client import Client, DeviceError, open_port
+from retrostride.recordings.datasets import load, load_sisfall
+from retrostride.recordings.generated import generated_run
+from retrostride.twin.replay import config_value, parse_settings, run_replay, trace_calibration
+from retrostride.recordings.trace import Trace, add_lean, axis_vector
+from retrostride.twin.launcher import Twin
 from rsproto import catalogue as cat
 
 from .conftest import SHARED, needs_shared, vm_json

@@ -4,8 +4,8 @@ import json
 
 import numpy as np
 
-from retrostride.datasets import load
-from retrostride.replay import run_replay
+from retrostride.recordings.datasets import load
+from retrostride.twin.replay import run_replay
 
 from .conftest import needs_shared
 

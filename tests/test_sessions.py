@@ -4,9 +4,9 @@ stops one by hand. The firmware runs on the twin, fed a trace."""
 
 import numpy as np
 
-from retrostride.demo_trace import generated_run
-from retrostride.replay import parse_settings
-from retrostride.trace import Trace
+from retrostride.recordings.generated import generated_run
+from retrostride.twin.replay import parse_settings
+from retrostride.recordings.trace import Trace
 
 from .conftest import closed_sessions_on_twin
 

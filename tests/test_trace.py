@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from retrostride.trace import TraceError, read_trace, rotate, write_trace
+from retrostride.recordings.trace import TraceError, read_trace, rotate, write_trace
 
 
 def test_round_trip_with_and_without_gyro(tmp_path):
@@ -50,7 +50,7 @@ def test_cli_reports_bad_trace_without_a_traceback(tmp_path):
 def test_rotation_keeps_magnitude():
     t = np.arange(0, 1, 0.01)
     acc = np.column_stack([0 * t, 0 * t, 1 + 0 * t])
-    from retrostride.trace import Trace
+    from retrostride.recordings.trace import Trace
     r = rotate(Trace(t=t, accel=acc, gyro=None), [[0, 1, 0], [1, 0, 0], [0, 0, -1]])
     assert np.allclose(r.accel[:, 2], -1) and np.allclose(np.linalg.norm(r.accel, axis=1), 1)
 
@@ -63,8 +63,8 @@ def test_a_trace_longer_than_1000_s_reads_back(tmp_path):
 
 
 def test_dataset_export_keeps_names_with_a_decimal_point(tmp_path, monkeypatch):
-    from retrostride import datasets
-    from retrostride.trace import Trace
+    from retrostride.recordings import datasets
+    from retrostride.recordings.trace import Trace
     t = np.arange(0, 1, 0.01)
     tr = Trace(t=t, accel=np.column_stack([0 * t, 0 * t, 1 + 0 * t]), gyro=None)
     rec = datasets.Recording(name="alcantara/trial04_v3.33_s0", trace=tr, ref_steps=np.array([0.5]))

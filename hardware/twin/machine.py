@@ -10,7 +10,7 @@
 #  - PWM records each buzz of the motor; the button is pressed once the trace
 #    is over (the runner stops the session); the battery ADC reads a LiPo.
 # Set up by environment variables (the host's twin launcher sets them):
-#   RS_TWIN_TRACE   binary trace written by the host (see retrostride.twin)
+#   RS_TWIN_TRACE   binary trace written by the host (see retrostride.twin.launcher)
 #   RS_TWIN_EVENTS  file receiving one line per event (buzz, end of trace)
 #   RS_TWIN_PRESSES button presses "start_s:held_s,..." in trace time
 #   RS_TWIN_I2C_ERROR_EVERY, RS_TWIN_STALL, RS_TWIN_FLASH_KB  faults on request

@@ -13,9 +13,9 @@ from rich.console import Console
 from rich.table import Table
 from rsproto import catalogue as cat
 
-from .client import Client, DeviceError, LinkError, open_port
-from .library import Library
-from .trace import TraceError, read_trace
+from .device.client import Client, DeviceError, LinkError, open_port
+from .recordings.trace import TraceError, read_trace
+from .sessions.library import Library
 from .errors import UsageError
 
 DIRECTION = dict(cat.DIRECTIONS)
@@ -24,7 +24,7 @@ console = Console(stderr=True)
 
 
 def cmd_replay(args):
-    from .replay import parse_settings, run_replay
+    from .twin.replay import parse_settings, run_replay
     settings = parse_settings(args.set)
     trace = read_trace(args.trace)
     report, _ = run_replay(trace, settings=settings, progress=not args.quiet, calibrate_s=args.calibrate_s,
@@ -56,7 +56,7 @@ def print_summary(report, label):
 
 def faults_of(args):
     """--i2c-error-every, --stall, --flash-kb -> twin.Faults."""
-    from .twin import Faults, parse_stall
+    from .twin.launcher import Faults, parse_stall
     return Faults(i2c_error_every=args.i2c_error_every,
                   stall=parse_stall(args.stall) if args.stall else None, flash_kb=args.flash_kb)
 
@@ -72,7 +72,7 @@ def add_fault_options(p):
 
 
 def cmd_twin(args):
-    from .twin import Twin
+    from .twin.launcher import Twin
     trace = read_trace(args.trace) if args.trace else None
     link = Path(args.link)
     with Twin(trace, realtime=args.realtime, faults=faults_of(args)) as twin:
@@ -97,7 +97,7 @@ def cmd_twin(args):
 
 
 def cmd_sync(args):
-    from .sync import find_port, sync
+    from .device.sync import find_port, sync
     port = args.port or find_port()
     lib = Library(args.library)
     client = Client(open_port(port))
@@ -119,7 +119,7 @@ def cmd_sync(args):
 
 def cmd_status(args):
     """The device now: battery, recording or not, flash, sessions waiting, faults."""
-    from .sync import find_port
+    from .device.sync import find_port
     client = Client(open_port(args.port or find_port()))
     try:
         hello = client.hello()
@@ -143,15 +143,15 @@ def cmd_status(args):
 
 def library_report(lib, row):
     """The report of a synced session, dated as the library dated it."""
-    from .logfile import parse_log
+    from .sessions.logfile import parse_log
     from .reports.session import session_report
     return session_report(parse_log(lib.data(row["device_id"], row["session_id"])),
                           start_utc=row["start_utc"], dated_by=row["dated_by"])
 
 
 def cmd_sessions(args):
-    from .capture import LABELS, is_capture
-    from .logfile import parse_log
+    from .device.capture import LABELS, is_capture
+    from .sessions.logfile import parse_log
     lib = Library(args.library)
     rows = lib.list()
     several = len({r["device_id"] for r in rows}) > 1
@@ -217,11 +217,11 @@ def cmd_export(args):
 
 def cmd_capture(args):
     """A raw capture on the device, synced and written as a trace CSV."""
-    from .capture import capture_trace, label_code, run_capture
-    from .sync import find_port
-    from .trace import write_trace
+    from .device.capture import capture_trace, label_code, run_capture
+    from .device.sync import find_port
+    from .recordings.trace import write_trace
     label_code(args.label)  # refuse a bad label before touching the device
-    from .replay import CONFIG
+    from .twin.replay import CONFIG
     top = CONFIG["capture_s"][2]
     if not 1 <= args.seconds <= top:
         raise UsageError(f"--seconds {args.seconds}: out of range 1..{top}")
@@ -245,9 +245,9 @@ def cmd_capture(args):
 
 def cmd_capture_trace(args):
     """A capture already in the library (started on the device) as a trace CSV."""
-    from .capture import capture_trace
-    from .logfile import parse_log
-    from .trace import write_trace
+    from .device.capture import capture_trace
+    from .sessions.logfile import parse_log
+    from .recordings.trace import write_trace
     lib = Library(args.library)
     rows = [r for r in lib.list() if r["session_id"] == args.session and r["complete"]]
     if not rows:
@@ -262,7 +262,7 @@ def cmd_capture_trace(args):
 
 def cmd_repl(args):
     """Ask the app to leave the binary link: the REPL (and mpremote) work again."""
-    from .sync import find_port
+    from .device.sync import find_port
     client = Client(open_port(args.port or find_port()))
     try:
         client.request("REPL")
@@ -274,8 +274,8 @@ def cmd_repl(args):
 
 def cmd_config(args):
     """Show every setting, or set KEY=VALUE ones, on the device (names as in --set)."""
-    from .replay import CONFIG, config_text, config_value
-    from .sync import find_port
+    from .twin.replay import CONFIG, config_text, config_value
+    from .device.sync import find_port
     client = Client(open_port(args.port or find_port()))
     try:
         client.hello()
@@ -300,7 +300,7 @@ def cmd_config(args):
 def cmd_calibrate(args):
     """Stand tall and still for 2 s at the first buzz, walk a few steps forward at the triple buzz."""
     from rsproto import catalogue as cat
-    from .sync import find_port
+    from .device.sync import find_port
     refusals = {code: name for name, code in cat.REFUSALS}
     client = Client(open_port(args.port or find_port()))
     try:
@@ -326,14 +326,14 @@ def cmd_calibrate(args):
 
 
 def cmd_datasets(args):
-    from .datasets import export
+    from .recordings.datasets import export
     files = export(args.name, args.out, args.root)
     console.print(f"wrote {len(files)} trace(s) to {args.out}")
     return 0
 
 
 def cmd_download(args):
-    from .download import fetch
+    from .recordings.download import fetch
     folder, got, kept = fetch(args.name, args.cache, args.base_url,
                               progress=None if args.quiet else lambda rel: console.print(f"  {rel}", highlight=False))
     console.print(f"{args.name}: {got} file(s) downloaded, {kept} already cached and checked, in {folder}\n"
@@ -342,32 +342,32 @@ def cmd_download(args):
 
 
 def cmd_bench_gait(args):
-    from . import gaitbench
+    from .bench import gait
     with_mobgap = not args.no_mobgap
-    if with_mobgap and not gaitbench.have_mobgap():
+    if with_mobgap and not gait.have_mobgap():
         raise LookupError("mobgap is not installed: `pip install -e '.[bench]'` (or `make bench-gait`), "
                           "or pass --no-mobgap")
-    results, cadence = gaitbench.run(args.datasets, args.root, with_mobgap=with_mobgap, progress=not args.quiet)
-    gaitbench.print_table(results, cadence, console)
+    results, cadence = gait.run(args.datasets, args.root, with_mobgap=with_mobgap, progress=not args.quiet)
+    gait.print_table(results, cadence, console)
     if args.markdown:
         Path(args.markdown).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.markdown).write_text(gaitbench.markdown(results, cadence))
+        Path(args.markdown).write_text(gait.markdown(results, cadence))
         console.print(f"wrote {args.markdown}")
     return 0
 
 
 def cmd_bench_retro(args):
-    from . import retrobench
+    from .bench import retro
     from rich.progress import Progress
     results = {}
     if not args.captures_only:
         with Progress(console=console, disable=args.quiet) as bar:
             task = bar.add_task("there-and-back replays", total=None)
-            results = retrobench.run(args.datasets, args.root, workers=args.workers, yaw_deg=args.yaw_deg,
+            results = retro.run(args.datasets, args.root, workers=args.workers, yaw_deg=args.yaw_deg,
                                      progress=lambda k, n: bar.update(task, completed=k, total=n))
     if args.captures:
-        results.update(retrobench.run_captures(sorted(Path(args.captures).glob("*.csv"))))
-    table = retrobench.rows(results)
+        results.update(retro.run_captures(sorted(Path(args.captures).glob("*.csv"))))
+    table = retro.rows(results)
     out = Table(title="direction per step on there-and-back traces (the firmware on the twin)")
     for col in ("set", "trials", "forward right", "backward right", "unknown", "latency steps (med/max)",
                 "played normally: backward"):
@@ -380,16 +380,16 @@ def cmd_bench_retro(args):
     Console().print(out)
     if args.markdown:
         Path(args.markdown).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.markdown).write_text(retrobench.markdown(table))
-        Path(args.markdown).with_suffix(".json").write_text(retrobench.to_json(table))
+        Path(args.markdown).write_text(retro.markdown(table))
+        Path(args.markdown).with_suffix(".json").write_text(retro.to_json(table))
         console.print(f"wrote {args.markdown} and its .json")
     return 0
 
 
 def cmd_demo(args):
-    from .datasets import load, shared_traces
-    from .demo_trace import generated_run
-    from .replay import run_replay
+    from .recordings.datasets import load, shared_traces
+    from .recordings.generated import generated_run
+    from .twin.replay import run_replay
     if shared_traces() and not args.generated:
         rec = load("alcantara")[2]
         trace, label = rec.trace, f"real recording {rec.name} ({rec.meta['source']})"

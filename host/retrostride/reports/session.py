@@ -1,6 +1,6 @@
 """One report for a session, from its log alone: a synced session and a
 replayed trace give the same report (the replay adds the trace, the twin's
-motor and the faults it injected; see replay.build_report). Times are seconds
+motor and the faults it injected; see twin/replay.py, build_report). Times are seconds
 from `t0` (0: the session's first sample; a replay puts them on the trace's
 time base), on the IMU's true clock."""
 import statistics

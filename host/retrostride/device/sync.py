@@ -6,7 +6,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, Trans
 
 from rsproto import catalogue as cat
 
-from .logfile import parse_log
+from ..sessions.logfile import parse_log
 
 # USB bridges found on ESP32 boards: CP210x, CH340 (the LOLIN D32), CH9102, the S3/C3 own USB
 # (303A:1001 from ESP-IDF, 303A:4001 from MicroPython's stock ESP32-S3 firmware: the XIAO)

@@ -9,16 +9,16 @@ import tempfile
 import tty
 from pathlib import Path
 
-from .trace import write_twin_binary, write_twin_words
-from .errors import UsageError
+from ..errors import UsageError
+from ..recordings.trace import write_twin_binary, write_twin_words
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 if (ROOT / "firmware" / "main.py").exists():  # a clone (or an editable install) of the repository
     FIRMWARE = ROOT / "firmware"
     TWIN_DIR = ROOT / "hardware" / "twin"
 else:  # an installed package: the firmware and the twin ship inside it
-    FIRMWARE = Path(__file__).resolve().parent / "firmware"
-    TWIN_DIR = Path(__file__).resolve().parent / "board_twin"
+    FIRMWARE = Path(__file__).resolve().parents[1] / "firmware"
+    TWIN_DIR = Path(__file__).resolve().parents[1] / "board_twin"
 # 2x an ESP32's ~110 kB free heap would be 220 kB; objects are twice their ESP32
 # size on this 64-bit host, so this bound matches the real board's budget.
 HEAP = "220K"

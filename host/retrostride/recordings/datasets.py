@@ -15,7 +15,7 @@ from .trace import Trace
 def shared_traces():
     """../shared/traces beside the project, or $RETROSTRIDE_TRACES; None if absent."""
     env = os.environ.get("RETROSTRIDE_TRACES")
-    path = Path(env) if env else Path(__file__).resolve().parents[3] / "shared" / "traces"
+    path = Path(env) if env else Path(__file__).resolve().parents[4] / "shared" / "traces"
     return path if path.is_dir() else None
 
 

@@ -9,11 +9,11 @@ import time
 import numpy as np
 from rsproto import catalogue as cat
 
+from ..errors import UsageError
+from ..recordings.trace import Trace
+from ..sessions.logfile import parse_log
 from .client import LinkError
-from .logfile import parse_log
 from .sync import sync
-from .trace import Trace
-from .errors import UsageError
 
 LABELS = [name.lower() for name, _ in cat.CAPTURE_LABELS]
 KIND_CAPTURE = dict(cat.SESSION_KINDS)["CAPTURE"]

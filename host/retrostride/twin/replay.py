@@ -8,15 +8,15 @@ from pathlib import Path
 import numpy as np
 from rsproto import catalogue as cat
 
-from .capture import trace_calibration_of
-from .reports.session import session_report
-from .client import Client, LinkError, open_port
-from .library import Library
-from .logfile import parse_log
-from .sync import sync
-from .trace import axis_vector
-from .twin import Twin
-from .errors import UsageError
+from ..device.capture import trace_calibration_of
+from ..device.client import Client, LinkError, open_port
+from ..device.sync import sync
+from ..errors import UsageError
+from ..recordings.trace import axis_vector
+from ..reports.session import session_report
+from ..sessions.library import Library
+from ..sessions.logfile import parse_log
+from .launcher import Twin
 
 CONFIG = {name: (default, lo, hi, choices) for name, default, lo, hi, choices in cat.CONFIG}
 

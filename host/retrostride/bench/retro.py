@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .datasets import FORWARD_AXIS, load
-from .gaitbench import in_windows, scored_windows
-from .replay import run_replay
-from .trace import Trace, rotate
+from ..recordings.datasets import FORWARD_AXIS, load
+from ..recordings.trace import Trace, rotate
+from ..twin.replay import run_replay
+from .gait import in_windows, scored_windows
 
 LEAD_S = 2.0           # standing before the recording
 EXCLUDED_STEPS = 4     # 2 strides after the start and after each turn
@@ -142,7 +142,7 @@ def score_capture(trace):
 
 def run_captures(paths):
     """{"captures": Tally} over labelled capture CSVs."""
-    from .trace import read_trace
+    from ..recordings.trace import read_trace
     out = Tally()
     for path in paths:
         out.add(score_capture(read_trace(path)))

@@ -25,8 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .datasets import load, shared_traces
-from .replay import run_replay
+from ..recordings.datasets import load, shared_traces
+from ..twin.replay import run_replay
 
 TOLERANCE_S = 0.100
 CADENCE_WINDOW_S = 10.0
@@ -252,7 +252,7 @@ def body_frame(trace):
     vertical (the recording's mean gravity direction), pa along the loader's
     forward axis when it has one, ml completing the right-handed frame."""
     import pandas as pd
-    from .trace import axis_vector
+    from ..recordings.trace import axis_vector
     g = 9.80665
     up = trace.accel.mean(axis=0)
     up /= np.linalg.norm(up)
@@ -294,7 +294,7 @@ def run(datasets=None, root=None, with_mobgap=True, progress=True):
     Pooled is over the sets with a true reference; 'sisfall' in `datasets`
     adds the device's cadence against the spectral estimate per trial."""
     from rich.progress import Progress
-    from .datasets import LOADERS, load_sisfall
+    from ..recordings.datasets import LOADERS, load_sisfall
     names = list(datasets or list(DATASETS) + ["sisfall"])
     base = root or shared_traces()
     if base is None:
