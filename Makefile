@@ -39,11 +39,11 @@ protocol: $(STAMP)
 	$(BIN)/python -m rsproto.generate
 
 bench: $(STAMP)
-	$(BIN)/python -m tests.bench_replay
+	$(BIN)/python -m tests.bench.replay
 
 # 100,000 hostile frames of every kind against the twin; a real client checked every 1,000
 fuzz: $(STAMP)
-	$(BIN)/python -m tests.fuzz_link --frames 100000
+	$(BIN)/python -m tests.bench.fuzz_link --frames 100000
 
 # step detection on every shared recording with a reference, side by side with mobgap
 bench-gait: $(STAMP)

@@ -11,7 +11,7 @@ from retrostride.recordings.generated import generated_run
 from retrostride.twin.replay import run_replay
 from retrostride.recordings.trace import Trace, rotate
 
-from .conftest import SHARED, UPSIDE_DOWN_TURNED, needs_shared, vm_json
+from tests.helpers import SHARED, UPSIDE_DOWN_TURNED, needs_shared, vm_json
 
 
 # --- scoring (no recordings needed) ---------------------------------------

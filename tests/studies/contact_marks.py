@@ -1,4 +1,4 @@
-"""`python -m tests.contact_marks`: which mark in a lower-back recording lies
+"""`python -m tests.studies.contact_marks`: which mark in a lower-back recording lies
 nearest the foot's contact? Offline (zero-phase filters, the whole trace),
 for each reference contact on Voisard and mobgap: the rise of the vertical
 acceleration through gravity before its peak, the largest jerk of the

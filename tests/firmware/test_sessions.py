@@ -8,7 +8,7 @@ from retrostride.recordings.generated import generated_run
 from retrostride.twin.replay import parse_settings
 from retrostride.recordings.trace import Trace
 
-from .conftest import closed_sessions_on_twin
+from tests.helpers import closed_sessions_on_twin
 
 RATE = 200.0
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .conftest import vm_json
+from tests.helpers import vm_json
 
 XL_LSB_PER_G = 1000 / 0.488    # +-16 g
 G_LSB_PER_DPS = 1000 / 70.0    # +-2000 dps
@@ -355,7 +355,7 @@ print(gc.mem_alloc() - base)
 def twin_modules_kb():
     """What the twin's own machine/time/esp32 modules, as heap_floor_kb loads them
     (precompiled), hold on the heap (a board's are built in)."""
-    from .conftest import run_vm
+    from tests.helpers import run_vm
     with tempfile.TemporaryDirectory() as tmp:
         twin = compile_firmware(Path(tmp) / "fw") / "twin"
         out = run_vm(TWIN_MODULES_CODE, cwd=tmp, heap="1M", env={"MICROPYPATH": str(twin)})
@@ -377,7 +377,7 @@ def names_after_boot():
     64-bit VM: the heap floor moves in a step there."""
     import re
 
-    from .conftest import run_vm
+    from tests.helpers import run_vm
     with tempfile.TemporaryDirectory() as tmp:
         out = compile_firmware(Path(tmp) / "fw")
         text = run_vm(BOOT_NAMES_CODE, cwd=tmp, heap="1M", env={"MICROPYPATH": f"{out / 'twin'}:{out}"})

@@ -7,7 +7,7 @@ import numpy as np
 from retrostride.recordings.datasets import load
 from retrostride.twin.replay import run_replay
 
-from .conftest import needs_shared
+from tests.helpers import needs_shared
 
 pytestmark = needs_shared
 

@@ -2,7 +2,7 @@
 over its pty, with a real client checked every 1,000 frames: it must be
 answered the first time, every time. Prints what was sent and what broke.
 
-    python -m tests.fuzz_link [--frames 100000] [--seed 1]
+    python -m tests.bench.fuzz_link [--frames 100000] [--seed 1]
 """
 import argparse
 import random

@@ -10,11 +10,11 @@ import serial
 from retrostride.device.client import Client, DeviceError, LinkError, open_port
 from retrostride.sessions.library import Library
 from retrostride.device.sync import sync
-from retrostride.twin.launcher import Twin
+from retrostride.twin.launcher import FIRMWARE, Twin
 from rsproto import catalogue as cat
 from rsproto import wire
 
-from retrostride.twin.launcher import FIRMWARE
+from tests.helpers import CPYTHON_SHIMS
 
 
 def nested_frames(depth):
@@ -29,9 +29,8 @@ def nested_frames(depth):
 
 def firmware_frame_reader(monkeypatch):
     """The firmware's own parser, under CPython (micropython shimmed)."""
-    from pathlib import Path
     monkeypatch.syspath_prepend(str(FIRMWARE))
-    monkeypatch.syspath_prepend(str(Path(__file__).parent / "cpython_shims"))
+    monkeypatch.syspath_prepend(str(CPYTHON_SHIMS))
     for m in ("rsdevice.wire", "rsdevice.schema"):
         sys.modules.pop(m, None)
     from rsdevice.wire import FrameReader
@@ -122,7 +121,7 @@ def test_confirmation_lost_with_the_link_is_finished_by_the_next_sync(tmp_path):
 
 
 def test_hostile_frames_of_every_kind_neither_crash_nor_hang_the_device(twin):
-    from .fuzz_link import fuzz
+    from tests.bench.fuzz_link import fuzz
     r = fuzz(twin.port, 3000, seed=7, check_every=1000, alive=twin.alive)
     assert set(r["kinds"]) >= {"random_fields", "wrong_length", "wrong_version", "truncated", "nested",
                                "control_bytes", "unknown_type", "bit_flip"}
@@ -141,11 +140,13 @@ def test_ctrl_c_stops_the_cli_cleanly(tmp_path):
     tty.setraw(slave)
     try:
         proc = subprocess.Popen([str(Path(sys.executable).parent / "retrostride"), "sync", "--port", os.ttyname(slave),
-                                 "--library", str(tmp_path / "l.sqlite")], stderr=subprocess.PIPE, text=True)
+                                 "--library", str(tmp_path / "l.sqlite")], stderr=subprocess.PIPE, text=True,
+                                # a shell's background job ignores SIGINT, and a child inherits that
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         time.sleep(1.5)
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=10)
-        assert proc.returncode == 130 and "Traceback" not in err and "stopped" in err
+        assert proc.returncode == 130 and "Traceback" not in err and "stopped" in err, err
     finally:
         os.close(master)
         os.close(slave)

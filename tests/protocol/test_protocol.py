@@ -8,7 +8,7 @@ import pytest
 from rsproto import catalogue as cat
 from rsproto import generate, wire
 
-from .conftest import vm_json
+from tests.helpers import vm_json
 
 GOLDEN = json.loads(Path(generate.GOLDEN).read_text())
 

@@ -17,8 +17,8 @@ from retrostride.recordings.generated import generated_run
 from retrostride.twin.replay import run_replay
 from retrostride.recordings.trace import add_lean, axis_vector, write_trace
 
-from .bench_tick import ODR
-from .conftest import vm_json
+from .tick import ODR
+from tests.helpers import vm_json
 
 # Published perf_bench figures put an ESP32 at 240 MHz ~110x slower than this VM on bytecode.
 ESP32_SLOWDOWN = 110
@@ -70,7 +70,7 @@ def whole_loop(report_120s):
     """The figures of the lean device path: the whole tick, its heap, the
     ESP32 share it implies with the I2C bus time, an hour's replay, the sync
     model, the heap floor."""
-    from .bench_tick import chunk_cost, heap_floor_kb, names_after_boot, sync_model, tick_cost, twin_modules_kb
+    from .tick import chunk_cost, heap_floor_kb, names_after_boot, sync_model, tick_cost, twin_modules_kb
     run, _ = generated_run(seconds=120.0, mounted=False)
     # the least of three runs: the machine's other work only ever adds time (as timeit advises)
     tick = min((tick_cost(run) for _ in range(3)), key=lambda t: t["tick_us_per_sample"])

@@ -13,7 +13,7 @@ from retrostride.recordings.generated import generated_run
 from retrostride.recordings.trace import Trace
 from retrostride.twin.launcher import ROOT, Twin
 
-from .conftest import closed_sessions_on_twin
+from tests.helpers import closed_sessions_on_twin
 
 _spec = importlib.util.spec_from_file_location("pinout_rules", ROOT / "hardware" / "pinout_rules.py")
 rules = importlib.util.module_from_spec(_spec)

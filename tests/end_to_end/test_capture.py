@@ -14,7 +14,7 @@ from retrostride.twin.replay import run_replay
 from retrostride.recordings.trace import read_trace, write_trace
 from retrostride.twin.launcher import Twin
 
-from .conftest import closed_sessions_on_twin
+from tests.helpers import closed_sessions_on_twin
 
 CAL = [0, 0, 1000, 1000, 0, 0]  # upright +z, forward +x (the generated run's body axes)
 

@@ -1,4 +1,4 @@
-"""`python -m tests.direction_cues`: which products of a lower-back recording's
+"""`python -m tests.studies.direction_cues`: which products of a lower-back recording's
 signals tell the direction of travel, and which of them the there-and-back
 surrogate can vouch for. Offline (zero-phase filters, the whole trace), on
 every shared set with a gyro and a known forward axis.

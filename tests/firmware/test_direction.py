@@ -11,7 +11,7 @@ from retrostride.twin.replay import parse_settings, run_replay, trace_calibratio
 from retrostride.bench.retro import EXCLUDED_STEPS, there_and_back
 from retrostride.recordings.trace import Trace, add_lean, axis_vector
 
-from .conftest import needs_shared, on_cpython_and_vm, vm_json
+from tests.helpers import needs_shared, on_cpython_and_vm, vm_json
 
 
 def generated_there_and_back(seconds=40.0):

@@ -1,8 +1,11 @@
-"""Shared helpers: run code on the MicroPython VM, find the shared recordings."""
+"""What the tests of every room share: run code on the MicroPython VM (and the
+same under CPython), boot the twin and sync its sessions, find the shared
+recordings."""
 import json
 import os
 import subprocess
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,6 +15,9 @@ from retrostride.twin.launcher import FIRMWARE, TWIN_DIR, micropython_binary
 
 # a mounting upside down (180 deg about x), then turned 90 deg about the new vertical
 UPSIDE_DOWN_TURNED = np.array([[0, -1, 0], [1, 0, 0], [0, 0, 1]]) @ np.diag([1, -1, -1])
+
+# a `micropython` module for CPython, so firmware code runs unchanged under both
+CPYTHON_SHIMS = Path(__file__).parent / "cpython_shims"
 
 SHARED = shared_traces()
 needs_shared = pytest.mark.skipif(SHARED is None, reason="../shared/traces is absent (fresh clone): "
@@ -42,10 +48,9 @@ def on_cpython_and_vm(tmp_path, monkeypatch, imports, data, code):
     the name `data`; -> (its `out` on CPython, on the VM). Integer firmware
     must give the very same out."""
     import sys
-    from pathlib import Path
     (tmp_path / "data.json").write_text(json.dumps(data))
     monkeypatch.syspath_prepend(str(FIRMWARE))
-    monkeypatch.syspath_prepend(str(Path(__file__).parent / "cpython_shims"))
+    monkeypatch.syspath_prepend(str(CPYTHON_SHIMS))
     for mod in [m for m in sys.modules if m.startswith("rsdevice")]:
         sys.modules.pop(mod, None)
     scope = {"data": data}

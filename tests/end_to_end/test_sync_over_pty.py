@@ -21,7 +21,7 @@ from retrostride.twin.launcher import Twin
 from rsproto import catalogue as cat
 from rsproto import wire
 
-from .conftest import UPSIDE_DOWN_TURNED
+from tests.helpers import UPSIDE_DOWN_TURNED
 
 CLI = str(Path(sys.executable).parent / "retrostride")
 

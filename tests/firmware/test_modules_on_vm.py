@@ -4,7 +4,7 @@ import tempfile
 from rsproto import catalogue as cat
 from rsproto.generate import protocol_constants
 
-from .conftest import run_vm, vm_json
+from tests.helpers import run_vm, vm_json
 
 PROTOCOL = protocol_constants()  # the firmware inlines these numbers: scripts take them from here
 
@@ -219,7 +219,7 @@ def test_the_built_firmware_runs_a_session_in_a_100k_heap():
     # protocol's numbers were inlined)
     from retrostride.recordings.generated import generated_run
 
-    from .bench_tick import compile_firmware, runs_in_heap
+    from tests.bench.tick import compile_firmware, runs_in_heap
     with tempfile.TemporaryDirectory() as tmp:
         out = compile_firmware(f"{tmp}/fw")
         assert runs_in_heap(generated_run(seconds=20.0)[0], 100, out)
@@ -303,7 +303,7 @@ def test_the_whole_tick_allocates_nothing_in_steady_state():
     poll, motor, button) with the heap locked: one allocation fails it."""
     from retrostride.recordings.generated import generated_run
 
-    from .bench_tick import HEAP_LOCKED, run_harness
+    from tests.bench.tick import HEAP_LOCKED, run_harness
     out = run_harness(HEAP_LOCKED, generated_run(seconds=60.0, mounted=False)[0], heap="1M")  # room for the words
     assert out["failed"] is None, out["failed"]
     assert out["ticks"] > 500 and out["records"] > 100 and out["syncs"] >= 8

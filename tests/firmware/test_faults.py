@@ -18,7 +18,7 @@ from retrostride.twin.replay import run_replay
 from retrostride.device.sync import sync
 from retrostride.twin.launcher import Faults, Twin
 
-from .conftest import SHARED
+from tests.helpers import SHARED
 
 # every set has real running or walking of a minute or more: SisFall's jogging
 # (D03, D04) and walking (D01), mobgap's free walking

@@ -13,7 +13,7 @@ import pytest
 from retrostride.recordings import download
 from retrostride.recordings.datasets import load
 
-from .conftest import SHARED, needs_shared
+from tests.helpers import SHARED, needs_shared
 
 
 @pytest.fixture

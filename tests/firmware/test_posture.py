@@ -12,7 +12,7 @@ from retrostride.recordings.trace import Trace, add_lean, axis_vector
 from retrostride.twin.launcher import Twin
 from rsproto import catalogue as cat
 
-from .conftest import SHARED, needs_shared, vm_json
+from tests.helpers import SHARED, needs_shared, vm_json
 
 REFUSAL = {name: code for name, code in cat.REFUSALS}
 

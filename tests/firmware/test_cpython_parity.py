@@ -8,7 +8,7 @@ import numpy as np
 from retrostride.recordings.generated import generated_run
 from retrostride.twin.launcher import FIRMWARE
 
-from .conftest import on_cpython_and_vm, vm_json
+from tests.helpers import CPYTHON_SHIMS, on_cpython_and_vm, vm_json
 
 
 def test_same_step_times_under_cpython_and_micropython(tmp_path, monkeypatch):
@@ -17,7 +17,7 @@ def test_same_step_times_under_cpython_and_micropython(tmp_path, monkeypatch):
     (tmp_path / "mg.json").write_text(json.dumps(mg.tolist()))
 
     monkeypatch.syspath_prepend(str(FIRMWARE))
-    monkeypatch.syspath_prepend(str(__import__("pathlib").Path(__file__).parent / "cpython_shims"))
+    monkeypatch.syspath_prepend(str(CPYTHON_SHIMS))
     sys.modules.pop("rsdevice.gait", None)
     from rsdevice.gait import StepDetector
     det = StepDetector(104)
