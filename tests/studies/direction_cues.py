@@ -1,17 +1,19 @@
-"""`python -m tests.studies.direction_cues`: which products of a lower-back recording's
-signals tell the direction of travel, and which of them the there-and-back
-surrogate can vouch for. Offline (zero-phase filters, the whole trace), on
-every shared set with a gyro and a known forward axis.
+"""`python -m tests.studies.direction_cues`: which products of a lower-back
+recording's signals tell the direction of travel, and which of them the
+there-and-back surrogate can vouch for. Offline (zero-phase filters, the
+whole trace), on every shared set with a gyro and a known forward axis.
 
 A cue is a sum over a step of a product of two signals: `ap` (acceleration
-along the forward axis), `v` (vertical acceleration), `dv` (its change), `ml`
-(sideways acceleration), `w` (the trunk's pitch rate), `yaw` (its rate of
-turn about the vertical). The surrogate plays a recording backwards in time
+along the forward axis), `v` (vertical acceleration), `ml` (sideways
+acceleration), `w` (the trunk's pitch rate), `yaw` (its rate of turn about
+the vertical), `roll` (its roll rate, about the forward axis); a leading `d`
+is a signal's change. The surrogate plays a recording backwards in time
 (accelerations kept, rates negated); a real backward stride is modelled as
 the mirror of a forward one (what is odd in the direction of travel, `ap`,
-`w` and `yaw`, negated; `v` and `ml` kept). A cue tested on the surrogate says something about a
-real retro runner only if it flips under both; `w * ap` flips under reversal
-but not under the mirror, so the surrogate would vouch for it wrongly.
+`w` and `yaw`, negated; `v`, `ml` and `roll` kept). A cue tested on the
+surrogate says something about a real retro runner only if it flips under
+both; `w * ap` flips under reversal but not under the mirror, so the
+surrogate would vouch for it wrongly.
 
 Printed per set: the share of reference steps (mobgap, Voisard) or of 1 s
 windows (SisFall, which has no reference contacts) where each cue is positive.
@@ -32,7 +34,11 @@ CUES = {"ap * dv (the device's)": (lambda s: s["ap"] * s["dv"], True),
         "w * v (pitch rate, vertical)": (lambda s: s["w"] * s["v"], True),
         "w * ap (pitch rate, forward)": (lambda s: s["w"] * s["ap"], False),
         # the pelvis turns and sways once a stride, in a phase the direction sets
-        "yaw * ml (turn rate, sideways)": (lambda s: s["yaw"] * s["ml"], True)}
+        "yaw * ml (turn rate, sideways)": (lambda s: s["yaw"] * s["ml"], True),
+        # the other products that flip under both, with the roll rate (kept under the mirror)
+        "yaw * droll (turn rate, roll's change)": (lambda s: s["yaw"] * s["droll"], True),
+        "ap * roll (forward, roll rate)": (lambda s: s["ap"] * s["roll"], True),
+        "ap * dml (forward, sideways' change)": (lambda s: s["ap"] * s["dml"], True)}
 
 
 def signals(accel, gyro, fs, up, forward):
@@ -42,8 +48,10 @@ def signals(accel, gyro, fs, up, forward):
     w = signal.filtfilt(*band, gyro, axis=0)
     side = np.cross(up, forward)
     v = a @ up
-    return {"ap": a @ forward, "v": v, "dv": np.gradient(v) * fs, "ml": a @ side,
-            "w": w @ side, "yaw": w @ up}
+    ml = a @ side
+    roll = w @ forward
+    return {"ap": a @ forward, "v": v, "dv": np.gradient(v) * fs, "ml": ml, "dml": np.gradient(ml) * fs,
+            "w": w @ side, "yaw": w @ up, "roll": roll, "droll": np.gradient(roll) * fs}
 
 
 def frame(accel, fs, dataset):
@@ -113,9 +121,9 @@ def main():
         for cue in CUES:
             pooled.setdefault(name, {}).setdefault(cue, []).extend(played[cue])
             flipped.setdefault(cue, []).extend(flips[cue])
-    print("cue                            flips when played backwards  flips under the mirror")
+    print(f"{'cue':42s} flips when played backwards  flips under the mirror")
     for cue, (_, mirrored) in CUES.items():
-        print(f"  {cue:30s} {100 * np.mean(flipped[cue]):6.1f} % of windows          {'yes' if mirrored else 'no'}")
+        print(f"  {cue:40s} {100 * np.mean(flipped[cue]):6.1f} % of windows          {'yes' if mirrored else 'no'}")
     print("\nshare of steps (SisFall: 1 s windows) where the cue is positive, played forwards")
     print(f"  {'set':28s} {'steps':>6s} " + " ".join(f"{cue.split(' (')[0]:>8s}" for cue in CUES))
     for name in sorted(pooled):
