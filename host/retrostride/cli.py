@@ -44,6 +44,10 @@ def print_summary(report, label):
     table = Table(title="summary", show_header=False)
     for key in ("steps", "duration_s", "cadence_spm", "alerts", "faults", "corrupt_records"):
         table.add_row(key, str(s[key]))
+    if s["forward_steps"] or s["backward_steps"]:  # a forward axis was calibrated
+        table.add_row("forward", f"{s['forward_steps']} steps, {s['cadence_forward_spm']} steps/min")
+        table.add_row("backward", f"{s['backward_steps']} steps, {s['backward_s']} s, "
+                      f"{s['cadence_backward_spm']} steps/min")
     # every session starts with 1 pulse and stops with 2: say so, lest 3 pulses read as alerts
     table.add_row("motor pulses", f"{len(report['buzzes'])} (session start 1, stop 2, the rest alerts and cues)")
     console.print(table)
@@ -387,23 +391,34 @@ def cmd_bench_retro(args):
 
 
 def cmd_demo(args):
-    from .recordings.datasets import load, shared_traces
-    from .recordings.generated import generated_run
+    """A run there and back: a real jog (or the generated run) forwards, then the
+    same samples played backwards, the stand-in for running backwards; the device
+    calibrated on the standing start, so it knows its forward."""
+    from .recordings.datasets import FORWARD_AXIS, load_sisfall, shared_traces
+    from .recordings.generated import generated_there_and_back
+    from .recordings.surrogate import there_and_back
     from .twin.replay import run_replay
-    if shared_traces() and not args.generated:
-        rec = load("alcantara")[2]
-        trace, label = rec.trace, f"real recording {rec.name} ({rec.meta['source']})"
-        ref = len(rec.ref_steps)
+    shared = None if args.generated else shared_traces()
+    jogs = load_sisfall(shared / "sisfall_waist", codes=("D03",)) if shared else []
+    if jogs:
+        rec = jogs[0]
+        trace, turn = there_and_back(rec.trace, FORWARD_AXIS["sisfall"])
+        label = f"real recording {rec.name}, a slow jog ({rec.meta['source']})"
     else:
-        trace, truth = generated_run()
+        trace, turn = generated_there_and_back()
         why = "asked for" if args.generated else "../shared/traces absent"
-        label = f"GENERATED default trace (a model of running, not a recording; {why})"
-        ref = len(truth)
-    console.print(f"demo: {label}")
+        label = f"GENERATED run (a model of running, not a recording; {why})"
+    console.print(f"demo: {label}, played forwards, then the same samples backwards in time (the stand-in "
+                  f"for running backwards: braking and propulsion swap places); 2 s standing first, the "
+                  f"calibration's upright, with the recording's forward axis")
     console.print("starting the firmware on the micropython VM (twin), replaying, syncing over a pty ...")
-    report, data = run_replay(trace, progress=True)
+    report, data = run_replay(trace, calibrate_s=1.0, progress=True)
     print_summary(report, label)
-    console.print(f"reference steps in the trace: {ref}; the device logged {report['summary']['steps']}")
+    for half, want, steps in (("forwards", "forward", [x for x in report["steps"] if x["t"] < turn]),
+                              ("backwards", "backward", [x for x in report["steps"] if x["t"] >= turn])):
+        read = {d: sum(x["direction"] == d for x in steps) for d in ("forward", "backward", "unknown")}
+        console.print(f"played {half}: {len(steps)} steps, read {read['forward']} forward, {read['backward']} "
+                      f"backward, {read['unknown']} unknown (a direction is decided at a run's 2nd step)")
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=1) + "\n")
     return 0

@@ -6,19 +6,13 @@ import numpy as np
 import pytest
 
 from retrostride.recordings.datasets import FORWARD_AXIS, load
-from retrostride.recordings.generated import generated_run
+from retrostride.recordings.generated import generated_run, generated_there_and_back
 from retrostride.twin.replay import parse_settings, run_replay, trace_calibration
-from retrostride.bench.retro import EXCLUDED_STEPS, there_and_back
+from retrostride.bench.retro import EXCLUDED_STEPS
+from retrostride.recordings.surrogate import there_and_back
 from retrostride.recordings.trace import Trace, add_lean, axis_vector
 
 from tests.helpers import needs_shared, on_cpython_and_vm, vm_json
-
-
-def generated_there_and_back(seconds=40.0):
-    trace, _ = generated_run(seconds=seconds, mounted=False)  # x forward, z up
-    keep = (trace.t > 2.5) & (trace.t < seconds - 3.5)     # running only, the standing ends off
-    run = Trace(t=trace.t[keep], accel=trace.accel[keep], gyro=None, meta=dict(trace.meta))
-    return there_and_back(run, "+x")
 
 
 def halves(report, turn):
@@ -302,7 +296,7 @@ def test_after_a_pause_the_first_agreeing_step_takes_the_direction_up_again():
     """A runner who stops and goes on the same way reads forward from the
     first step that has a loop; one who turned round while standing is never
     read forward."""
-    from retrostride.bench.retro import reverse
+    from retrostride.recordings.surrogate import reverse
     trace, _ = generated_run(seconds=30.0, mounted=False)  # x forward, z up
     keep = (trace.t > 2.5) & (trace.t < 26.5)
     run = Trace(t=trace.t[keep], accel=trace.accel[keep], gyro=None, meta={})

@@ -1,6 +1,7 @@
 """The package installs like any Python tool: a wheel built from the
 repository, installed into a fresh virtual environment, gives a CLI that
 runs the demo (firmware and twin from the package) from any directory."""
+import json
 import subprocess
 import sys
 import venv
@@ -34,9 +35,13 @@ def test_the_installed_cli_runs_the_demo_from_elsewhere(installed):
     away = tmp / "elsewhere"
     away.mkdir()
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp / "home"), "RETROSTRIDE_TRACES": str(tmp / "none")}
-    r = subprocess.run([str(cli), "demo"], capture_output=True, text=True, cwd=away, env=env, timeout=300)
+    r = subprocess.run([str(cli), "demo", "--json", "run.json"], capture_output=True, text=True, cwd=away, env=env,
+                       timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
-    assert "GENERATED" in r.stderr and "the device logged" in r.stderr
+    assert "GENERATED" in r.stderr and "played backwards:" in r.stderr
+    # there and back: the calibrated device told the two halves apart
+    summary = json.loads((away / "run.json").read_text())["summary"]
+    assert summary["forward_steps"] > 40 and summary["backward_steps"] > 40
 
 
 def test_a_usage_error_exits_2_and_a_runtime_error_1(installed):

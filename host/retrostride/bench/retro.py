@@ -2,13 +2,11 @@
 on there-and-back traces, through the shipped firmware on the twin.
 
 No public recording of backward running with a waist sensor exists, so the
-surrogate is a real forward recording followed by the same samples played
-backwards in time: the acceleration keeps its sign under time reversal and
-the angular rate flips, so braking and propulsion swap places as in backward
-locomotion, and the signal is continuous at the turn. Each trace starts with
-2 s of standing (the device is on before a run; its gravity estimate settles)
-and the first second is the calibration's upright, the set's known forward
-axis its forward.
+surrogate (`recordings/surrogate.py`) is a real forward recording followed by
+the same samples played backwards in time, continuous at the turn. Each trace
+starts with 2 s of standing (the device is on before a run; its gravity
+estimate settles) and the first second is the calibration's upright, the
+set's known forward axis its forward.
 
 Scored: steps inside the set's scored windows (mirrored after the turn);
 the first 2 strides (4 steps) after the start and after the turn are left
@@ -22,39 +20,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..recordings.datasets import FORWARD_AXIS, load
-from ..recordings.trace import Trace, rotate
+from ..recordings.surrogate import LEAD_S, there_and_back
+from ..recordings.trace import rotate
 from ..twin.replay import run_replay
 from .gait import in_windows, scored_windows
 
-LEAD_S = 2.0           # standing before the recording
 EXCLUDED_STEPS = 4     # 2 strides after the start and after each turn
 SISFALL_GAITS = {"D01": "walking", "D02": "walking", "D03": "running", "D04": "running"}
 DEFAULT_SETS = ("alcantara", "voisard", "mobgap", "sisfall")
-
-
-def reverse(trace):
-    """The samples played backwards in time: accel as is, angular rate negated."""
-    gyro = None if trace.gyro is None else -trace.gyro[::-1]
-    return Trace(t=trace.t[-1] - trace.t[::-1], accel=trace.accel[::-1].copy(), gyro=gyro, meta=dict(trace.meta))
-
-
-def there_and_back(trace, forward_axis, lead_s=LEAD_S):
-    """(trace, turn time): standing, the recording, then it reversed. Times from 0."""
-    rate = trace.rate_hz
-    n = int(lead_s * rate)
-    up = trace.accel.mean(axis=0)
-    up /= np.linalg.norm(up)
-    rng = np.random.default_rng(1)
-    still_a = up[None, :] + rng.normal(0, 0.004, (n, 3))
-    back = reverse(trace)
-    dt = 1.0 / rate
-    span = trace.t[-1] - trace.t[0]
-    t = np.concatenate([np.arange(n) * dt, lead_s + trace.t - trace.t[0], lead_s + span + dt + back.t])
-    gyro = None
-    if trace.gyro is not None:
-        gyro = np.vstack([rng.normal(0, 0.3, (n, 3)), trace.gyro, back.gyro])
-    meta = dict(trace.meta, forward_axis=forward_axis, surrogate="there-and-back: the recording, then reversed")
-    return Trace(t=t, accel=np.vstack([still_a, trace.accel, back.accel]), gyro=gyro, meta=meta), lead_s + span + dt / 2
 
 
 @dataclass
