@@ -177,10 +177,6 @@ class LSM6DSOX:
         self.status_ms = now
         return level
 
-    def fifo_level(self):
-        """Words waiting in the FIFO."""
-        return self._read_status()
-
     def batch_ready(self):
         """True once the FIFO holds a watermark's worth (FIFO_WTM_IA)."""
         self._read_status()

@@ -7,7 +7,6 @@ from micropython import const
 # protocol constants named in this module, written by `make protocol` from the catalogue
 _ALERT_MODE_OFF = const(2)
 _ALERT_MODE_TRAINING = const(0)
-_ALERT_WHEN_ALWAYS = const(1)
 _BOUT_REST = const(0)
 _DIR_UNKNOWN = const(0)
 _FORM_UPRIGHT = const(0)
@@ -48,7 +47,6 @@ class Slouch:
         self.cooldown = cfg["slouch_cooldown_s"] * odr
         self.max_repeats = cfg["slouch_max_repeats"]
         self.mode = cfg["alert_mode"]
-        self.always = cfg["alert_when"] == _ALERT_WHEN_ALWAYS
 
     def pattern(self):
         i = self.buzzes - 1

@@ -204,7 +204,6 @@ class SessionWriter:
         self.f = open(_name(sid, _OPEN), "ab")
         self.buf = bytearray(3 + 255 + 2)
         self.mv = memoryview(self.buf)
-        self.pending = 0
         self.records = 0
         self.written = 0  # bytes appended
 
@@ -258,12 +257,10 @@ class SessionWriter:
         self.f.write(buf, 5 + size)  # a stream's write takes a count: no slice, no view
         self.written += 5 + size
         self.records += 1
-        self.pending += 1
 
     def flush(self):
         """Commit what was written to the flash."""
         self.f.flush()
-        self.pending = 0
 
     def close(self):
         self.f.close()

@@ -86,7 +86,6 @@ class Tilt:
         # samples (-1 before the first), still for, zeros for; rad/LSB/sample Q24; 3 dps in LSB; rate; turn
         self.c = array("i", (-1, 0, 0, k, still_lsb, odr_hz, 0))
         self.rejected_n = 0
-        self.rejections = 0
         # reference: up u, forward f, right r (Q14); f = 0 when unknown
         self.ux = 0
         self.uy = 0
@@ -99,8 +98,7 @@ class Tilt:
         self.rz = 0
         self.pitch = 0
         self.roll = 0
-        self.lean = 0        # stride-averaged pitch and roll (centidegrees)
-        self.lean_roll = 0
+        self.lean = 0        # stride-averaged pitch (centidegrees)
         self.lean_ready = False
         self.lx = 0          # stride-averaged direction, Q20
         self.ly = 0
@@ -277,7 +275,6 @@ class Tilt:
             g[2] += ((mz << 6) - g[2]) >> shift
         else:
             self.rejected_n += _CORR_EVERY
-            self.rejections += 1
         self._renorm()
         # the lean over strides: the angle of the averaged direction (averaging
         # angles instead would turn a wobble around upright into a lean)
@@ -300,12 +297,11 @@ class Tilt:
         return turn
 
     def update_lean(self):
-        """Sets `lean`/`lean_roll` (centidegrees) from the stride-averaged
-        direction: two arctangents, so only when the coach looks."""
+        """Sets `lean` (centidegrees) from the stride-averaged direction: two
+        arctangents, so only when the coach looks."""
         if self.ux or self.uy or self.uz:
             self._angles(self.lx >> 6, self.ly >> 6, self.lz >> 6)
             self.lean = self._p
-            self.lean_roll = self._r
 
     @micropython.native
     def _renorm(self):
