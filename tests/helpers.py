@@ -19,6 +19,34 @@ UPSIDE_DOWN_TURNED = np.array([[0, -1, 0], [1, 0, 0], [0, 0, 1]]) @ np.diag([1, 
 # a `micropython` module for CPython, so firmware code runs unchanged under both
 CPYTHON_SHIMS = Path(__file__).parent / "cpython_shims"
 
+# MicroPython source for a VM script that defined `Out` (the link's output):
+# session %(sid)d closed on flash with %(records)d STEP records, and the device's
+# link serving it over a stand-in board; leaves `store`, `board`, `link`, `size`
+LINK_OVER_A_SESSION = r"""
+import sys, time
+from rsdevice.link import Link
+from rsdevice.sessionlog import SessionStore, SessionWriter
+
+class Board:
+    link_in = sys.stdin.buffer
+    link_out = Out()
+    device_id = b"standin!"
+    def ticks_ms(self): return time.ticks_ms()
+    def ticks_diff(self, a, b): return time.ticks_diff(a, b)
+
+class App:
+    writer = None
+
+store = SessionStore()
+w = SessionWriter(store, %(sid)d)
+for i in range(%(records)d):
+    w.write(%(R_STEP)d, i * 350, 350, 1714, 900, -250, 120, 80, 1, -40, 3)
+w.close()
+board = Board()
+link = Link(board, store, App())
+size = store.size(%(sid)d)
+"""
+
 SHARED = shared_traces()
 needs_shared = pytest.mark.skipif(SHARED is None, reason="../shared/traces is absent (fresh clone): "
                                   "this test needs the real recordings; CI has them")

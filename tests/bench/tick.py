@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tests.helpers import vm_json
+from tests.helpers import LINK_OVER_A_SESSION, vm_json
 
 XL_LSB_PER_G = 1000 / 0.488    # +-16 g
 G_LSB_PER_DPS = 1000 / 70.0    # +-2000 dps
@@ -208,32 +208,13 @@ if __name__ == "__main__":
 
 # --- the sync: serving one READ_SESSION chunk on the device ---------------------------
 CHUNK_CODE = r"""
-import json, sys, time
-from rsdevice.link import Link
-from rsdevice.sessionlog import SessionStore, SessionWriter
+import json, time
 from rsdevice.wire import encode
 
-class Null:
+class Out:
     def write(self, b, n=-1): return len(b) if n < 0 else n
-
-class Board:
-    link_in = sys.stdin.buffer
-    link_out = Null()
-    device_id = b"benchdev"
-    def ticks_ms(self): return time.ticks_ms()
-    def ticks_diff(self, a, b): return time.ticks_diff(a, b)
-
-class App:
-    writer = None
-
-store = SessionStore()
-w = SessionWriter(store, 1)
-for i in range(2000):
-    w.write(%(R_STEP)d, i * 350, 350, 1714, 900, -250, 120, 80, 1, -40, 3)
-w.close()
-link = Link(Board(), store, App())
-size = store.size(1)
-requests = [encode(%(READ_SESSION)d, k & 0xFF, (1, off, %(MAX_CHUNK)d))
+""" + LINK_OVER_A_SESSION + r"""
+requests = [encode(%(READ_SESSION)d, k & 0xFF, (%(sid)d, off, %(MAX_CHUNK)d))
             for k, off in enumerate(range(0, size - %(MAX_CHUNK)d, %(MAX_CHUNK)d))]
 best = None
 for _ in range(5):  # the least of five passes: this machine's other work is not the device's
@@ -252,7 +233,8 @@ def chunk_cost():
     parsed byte by byte, the file read, the frame built, written)."""
     with tempfile.TemporaryDirectory() as tmp:
         from rsproto.generate import protocol_constants
-        return vm_json(CHUNK_CODE % protocol_constants(), cwd=tmp, heap="1M")["us_per_chunk"]
+        return vm_json(CHUNK_CODE % dict(protocol_constants(), sid=1, records=2000), cwd=tmp,
+                       heap="1M")["us_per_chunk"]
 
 
 def sync_model(session_bytes, device_us_per_chunk, baud=None, usb=False, window=None):

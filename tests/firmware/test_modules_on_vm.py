@@ -1,10 +1,11 @@
 """Firmware modules on the real MicroPython VM (bounded heap)."""
 import tempfile
+import textwrap
 
 from rsproto import catalogue as cat
 from rsproto.generate import protocol_constants
 
-from tests.helpers import run_vm, vm_json
+from tests.helpers import LINK_OVER_A_SESSION, run_vm, vm_json
 
 PROTOCOL = protocol_constants()  # the firmware inlines these numbers: scripts take them from here
 
@@ -339,14 +340,11 @@ def test_serving_a_sync_allocates_nothing():
     """The sync's steady state, READ_SESSION after READ_SESSION of a closed
     session: request bytes parsed, the chunk read from flash, framed in place
     with its CRC in machine words and written, all under heap_lock."""
-    with tempfile.TemporaryDirectory() as tmp:
-        out = vm_json("""
-        import json, sys, micropython
-        from rsdevice.link import Link
-        from rsdevice.sessionlog import SessionStore, SessionWriter
+    sink = textwrap.dedent("""
+        import json, micropython
         from rsdevice.wire import encode, FrameReader
 
-        class Sink:
+        class Out:  # keeps the last frame written
             def __init__(self):
                 self.frames = 0
                 self.last = bytearray(600)
@@ -359,25 +357,8 @@ def test_serving_a_sync_allocates_nothing():
                 self.last_n = n
                 self.frames += 1
                 return n
-
-        class Board:
-            link_in = sys.stdin.buffer
-            link_out = Sink()
-            device_id = b"testdev!"
-            def ticks_ms(self): return 0
-            def ticks_diff(self, a, b): return a - b
-
-        class App:
-            writer = None
-
-        store = SessionStore()
-        w = SessionWriter(store, 7)
-        for i in range(600):
-            w.write(%(R_STEP)d, i * 350, 350, 1714, 900, -250, 120, 80, 1, -40, 3)
-        w.close()
-        board = Board()
-        link = Link(board, store, App())
-        size = store.size(7)
+        """)
+    serve = textwrap.dedent("""
         offsets = list(range(0, size - %(MAX_CHUNK)d, %(MAX_CHUNK)d))
         requests = [encode(%(READ_SESSION)d, k & 0xFF, (7, off, %(MAX_CHUNK)d)) for k, off in enumerate(offsets)]
         first = requests[0]
@@ -407,7 +388,9 @@ def test_serving_a_sync_allocates_nothing():
                           "offset": int.from_bytes(payload[4:8], "little"), "same": payload[8:] == want,
                           "last_offset": offsets[-1], "last_seq": (len(requests) - 1) & 0xFF,
                           "chunk_tid": %(SESSION_CHUNK)d}))
-        """ % PROTOCOL, cwd=tmp)
+        """)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = vm_json((sink + LINK_OVER_A_SESSION + serve) % dict(PROTOCOL, sid=7, records=600), cwd=tmp)
     assert out["served"] == out["asked"] > 10
     assert out["err"] == 0 and out["tid"] == out["chunk_tid"]
     assert out["sid"] == 7 and out["offset"] == out["last_offset"] and out["seq"] == out["last_seq"] and out["same"]
