@@ -406,13 +406,13 @@ def cmd_demo(args):
         label = f"real recording {rec.name}, a slow jog ({rec.meta['source']})"
     else:
         trace, turn = generated_there_and_back()
-        why = "asked for" if args.generated else "../shared/traces absent"
+        why = "asked for" if args.generated else "no SisFall jog in ../shared/traces"
         label = f"GENERATED run (a model of running, not a recording; {why})"
     console.print(f"demo: {label}, played forwards, then the same samples backwards in time (the stand-in "
                   f"for running backwards: braking and propulsion swap places); 2 s standing first, the "
                   f"calibration's upright, with the recording's forward axis")
     console.print("starting the firmware on the micropython VM (twin), replaying, syncing over a pty ...")
-    report, data = run_replay(trace, calibrate_s=1.0, progress=True)
+    report, _ = run_replay(trace, calibrate_s=1.0, progress=True)
     print_summary(report, label)
     for half, want, steps in (("forwards", "forward", [x for x in report["steps"] if x["t"] < turn]),
                               ("backwards", "backward", [x for x in report["steps"] if x["t"] >= turn])):
