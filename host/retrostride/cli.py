@@ -374,13 +374,13 @@ def cmd_bench_retro(args):
     table = retro.rows(results)
     out = Table(title="direction per step on there-and-back traces (the firmware on the twin)")
     for col in ("set", "trials", "forward right", "backward right", "unknown", "latency steps (med/max)",
-                "played normally: backward"):
+                "turns in 2 strides", "played normally: backward"):
         out.add_column(col)
     for r in table:
         out.add_row(r["set"], str(r["trials"]), f"{r['forward_right']:.3f} ({r['forward_steps']})",
                     f"{r['backward_right']:.3f} ({r['backward_steps']})", str(r["unknown"]),
                     f"{r['latency_median_steps']:.0f} / {r['latency_max_steps']}",
-                    f"{r['plain_backward_share']:.4f} of {r['plain_steps']}")
+                    f"{r['turns_decided_in_2_strides']:.2f}", f"{r['plain_backward_share']:.4f} of {r['plain_steps']}")
     Console().print(out)
     if args.markdown:
         Path(args.markdown).parent.mkdir(parents=True, exist_ok=True)

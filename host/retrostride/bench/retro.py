@@ -11,7 +11,8 @@ set's known forward axis its forward.
 Scored: steps inside the set's scored windows (mirrored after the turn);
 the first 2 strides (4 steps) after the start and after the turn are left
 out and reported as the decision latency instead: steps until the direction
-is right and stays right for 4 steps. The forward half is the recording
+is right and stays right for 4 steps (and the share of turns where that
+came within the 2 strides, by the 4th step). The forward half is the recording
 played normally, start included: the share of its steps read backward."""
 import json
 from concurrent.futures import ProcessPoolExecutor
@@ -36,6 +37,7 @@ class Tally:
     scored: dict = field(default_factory=lambda: {"forward": 0, "backward": 0})
     unknown: dict = field(default_factory=lambda: {"forward": 0, "backward": 0})
     latency: list = field(default_factory=list)   # steps, after each start and turn
+    turns: list = field(default_factory=list)     # the same, after each turn only
     plain_steps: int = 0
     plain_backward: int = 0
     trials: int = 0
@@ -46,6 +48,7 @@ class Tally:
             self.scored[d] += o.scored[d]
             self.unknown[d] += o.unknown[d]
         self.latency += o.latency
+        self.turns += o.turns
         self.plain_steps += o.plain_steps
         self.plain_backward += o.plain_backward
         self.trials += o.trials
@@ -85,6 +88,8 @@ def score_trial(rec, dataset, yaw_deg=0.0):
                                 ([s for s in steps if s["t"] >= turn], "backward", back)):
         dirs = [s["direction"] for s in half]
         tally.latency.append(latency(dirs, want))
+        if want == "backward":  # the turn: a change of direction, not a start from standing
+            tally.turns.append(tally.latency[-1])
         kept = [s for s in half[EXCLUDED_STEPS:] if in_windows([s["t"]], windows)[0]]
         tally.scored[want] += len(kept)
         tally.right[want] += sum(s["direction"] == want for s in kept)
@@ -156,7 +161,8 @@ def run(datasets=None, root=None, workers=2, progress=None, yaw_deg=0.0):
 
 
 def rows(results):
-    """Table rows: group, trials, forward share, backward share, unknown, latency, plain backward share."""
+    """Table rows: group, trials, forward share, backward share, unknown, latency (and the share of
+    turns decided within 2 strides), plain backward share."""
     out = []
     for group in sorted(results):
         t = results[group]
@@ -167,6 +173,9 @@ def rows(results):
                      "unknown": t.unknown["forward"] + t.unknown["backward"],
                      "latency_median_steps": float(np.median(lat)) if len(lat) else float("nan"),
                      "latency_max_steps": int(lat.max()) if len(lat) else 0,
+                     # turns after which the direction was right by the 2nd stride (4th step) and stayed
+                     "turns_decided_in_2_strides": float(np.mean(np.array(t.turns) < EXCLUDED_STEPS))
+                     if t.turns else float("nan"),
                      "plain_backward_share": t.plain_backward / t.plain_steps if t.plain_steps else float("nan"),
                      "plain_steps": t.plain_steps})
     return out
@@ -174,11 +183,12 @@ def rows(results):
 
 def markdown(table):
     lines = ["| set | trials | forward right | backward right | unknown | decision latency (steps, median / max) "
-             "| played normally: read backward |", "|---|---|---|---|---|---|---|"]
+             "| turns decided within 2 strides | played normally: read backward |", "|---|---|---|---|---|---|---|---|"]
     for r in table:
         lines.append(f"| {r['set']} | {r['trials']} | {r['forward_right']:.3f} ({r['forward_steps']}) "
                      f"| {r['backward_right']:.3f} ({r['backward_steps']}) | {r['unknown']} "
                      f"| {r['latency_median_steps']:.0f} / {r['latency_max_steps']} "
+                     f"| {r['turns_decided_in_2_strides']:.2f} "
                      f"| {r['plain_backward_share']:.4f} of {r['plain_steps']} |")
     return "\n".join(lines) + "\n"
 
