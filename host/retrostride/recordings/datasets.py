@@ -201,12 +201,13 @@ def read_sisfall(path):
 
 
 def load_sisfall(root, codes=None):
-    """SAxx/Dyy_SAxx_Rzz.txt.gz at 200 Hz. No step reference: the activity code
+    """SAxx/Dyy_SAxx_Rzz.txt.gz at 200 Hz (SExx for the elderly subjects of the
+    full set, read alike). No step reference: the activity code
     is the label (D16 is a held trunk flexion that must alert; D01-D04 must
     not). Forward is +z: bending forward in D16 moves gravity towards -z."""
     root = Path(root)
     out = []
-    for path in sorted(root.glob("SA*/D*_SA*_R*.txt*")):
+    for path in sorted(root.glob("S[AE]*/D*_S[AE]*_R*.txt*")):
         code = path.name[:3]
         if path.suffix not in (".txt", ".gz"):
             continue  # e.g. a download's .part left by a cut connection
