@@ -1,8 +1,9 @@
 """Loaders in a set's published layout, on small files written here (the real
 recordings are read by test_real_recordings.py where ../shared is present)."""
+import numpy as np
 import pytest
 
-from retrostride.recordings.datasets import load_sisfall
+from retrostride.recordings.datasets import load_alcantara, load_sisfall
 
 ROW = "0,0,256,0,0,0,0,0,1024;\n"  # 1 g on the ADXL345's z (256 counts at 32/2**13 g), gyro still
 
@@ -24,3 +25,26 @@ def test_a_sisfall_row_that_is_not_9_numbers_is_named_by_file_and_line(tmp_path)
     (tmp_path / "SE01" / "D03_SE01_R01.txt").write_text(ROW * 3 + "0,0,256;\n")
     with pytest.raises(ValueError, match=r"D03_SE01_R01.txt, line 4: 3 columns, expected 9"):
         load_sisfall(tmp_path)
+
+
+def test_alcantara_reads_each_runner_in_the_published_layout(tmp_path):
+    """Accelerometer/GRF/Sub_Info with a runner's suffix: one row per trial;
+    the foot strikes come from the force rising through 0.1 body weights."""
+    n = 2480
+    force = np.zeros((2, n))
+    force[0, 100:250] = force[0, 500:650] = 2.0  # two stances
+    force[1, 300:450] = 2.5
+    np.savetxt(tmp_path / "GRF_sub03.csv", force, delimiter=",")
+    accel = np.hstack([np.ones((2, n)), np.zeros((2, n))])  # vertical 1 g, then antero-posterior 0
+    np.savetxt(tmp_path / "Accelerometer_sub03.csv", accel, delimiter=",")
+    (tmp_path / "Sub_Info_sub03.csv").write_text("Sub,Speed,Slope\n3,2.5,0\n3,3.33,-5\n")
+    recs = load_alcantara(tmp_path)
+    assert [r.name for r in recs] == ["alcantara/sub03/trial00_v2.5_s0", "alcantara/sub03/trial02_v3.33_s-5"]
+    assert recs[0].ref_steps == pytest.approx([100 / 500, 500 / 500])
+    assert recs[1].ref_steps == pytest.approx([300 / 500])
+    assert recs[0].trace.accel[:, 2] == pytest.approx(1.0) and recs[0].trace.rate_hz == pytest.approx(500)
+
+
+def test_alcantara_without_its_files_says_so(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no Accelerometer"):
+        load_alcantara(tmp_path)

@@ -34,21 +34,35 @@ ALCANTARA_RATE = 500.0
 
 
 def load_alcantara(root):
-    """16 trials of 4.96 s at 500 Hz. Accelerometer_one_sub.csv holds one row
+    """Trials of 4.96 s at 500 Hz. Accelerometer_one_sub.csv holds one row
     per trial: 2480 vertical samples then 2480 antero-posterior samples (g,
     filtered, vertical clipped at 0). derived_foot_strikes_from_GRF_0.1BW.csv
-    holds the force-plate foot strikes (sample indices) per trial.
+    holds the force-plate foot strikes (sample indices) per trial, or they are
+    derived from GRF_one_sub.csv. Other runners' files in the same layout
+    (Accelerometer<suffix>.csv with its GRF and Sub_Info) are read alike,
+    their trials named after the suffix.
     Sensor axes written: x = antero-posterior, y = 0 (not recorded), z = vertical."""
     root = Path(root)
-    acc = np.loadtxt(root / "Accelerometer_one_sub.csv", delimiter=",")
+    out = []
+    for path in sorted(root.glob("Accelerometer*.csv")):
+        suffix = path.stem[len("Accelerometer"):]
+        out += alcantara_runner(root, suffix)
+    if not out:
+        raise FileNotFoundError(f"{root}: no Accelerometer*.csv (the Alcantara set's layout)")
+    return out
+
+
+def alcantara_runner(root, suffix):
+    acc = np.loadtxt(root / f"Accelerometer{suffix}.csv", delimiter=",", ndmin=2)
     derived = root / "derived_foot_strikes_from_GRF_0.1BW.csv"
-    if derived.exists():
+    if suffix == "_one_sub" and derived.exists():  # the shared copy's
         with open(derived, newline="") as f:
             rows = list(csv.DictReader(f))
     else:  # as downloaded from the authors' repository: derive them from the force
-        rows = alcantara_foot_strikes(root)
+        rows = alcantara_foot_strikes(root, suffix)
     if len(rows) != acc.shape[0]:
         raise ValueError(f"{root}: {acc.shape[0]} accelerometer rows but {len(rows)} strike rows")
+    runner = "" if suffix == "_one_sub" else suffix.strip("_") + "/"
     out = []
     n = acc.shape[1] // 2
     t = np.arange(n) / ALCANTARA_RATE
@@ -59,20 +73,20 @@ def load_alcantara(root):
         meta = {"source": "Alcantara et al. 2022 PeerJ 10:e12752 (github alcantarar/Recurrent_GRF_Prediction)",
                 "placement": "sacrum", "licence": "Apache-2.0",
                 "speed_mps": row["Speed"], "slope_deg": row["Slope"], "trial_row": row["row"]}
-        out.append(Recording(name=f"alcantara/trial{int(row['row']):02d}_v{row['Speed']}_s{row['Slope']}",
+        out.append(Recording(name=f"alcantara/{runner}trial{int(row['row']):02d}_v{row['Speed']}_s{row['Slope']}",
                              trace=Trace(t=t.copy(), accel=accel, gyro=None, meta=meta),
                              ref_steps=strikes, scored_to=float(t[-1]), meta=meta))
     return out
 
 
-def alcantara_foot_strikes(root, threshold_bw=0.1):
+def alcantara_foot_strikes(root, suffix="_one_sub", threshold_bw=0.1):
     """Foot strikes from GRF_one_sub.csv (vertical force, body weights, one
     trial per row): the first sample at or above `threshold_bw` after one
     below it. Speed and slope from Sub_Info_one_sub.csv; trials numbered 0, 2,
     4, ... as in the derived file that accompanies the shared copy."""
     root = Path(root)
-    grf = np.loadtxt(root / "GRF_one_sub.csv", delimiter=",", ndmin=2)
-    with open(root / "Sub_Info_one_sub.csv", newline="") as f:
+    grf = np.loadtxt(root / f"GRF{suffix}.csv", delimiter=",", ndmin=2)
+    with open(root / f"Sub_Info{suffix}.csv", newline="") as f:
         info = list(csv.DictReader(f))
     if len(info) != len(grf):
         raise ValueError(f"{root}: {len(grf)} force rows but {len(info)} Sub_Info rows")
