@@ -3,7 +3,7 @@ recordings are read by test_real_recordings.py where ../shared is present)."""
 import numpy as np
 import pytest
 
-from retrostride.recordings.datasets import load_alcantara, load_sisfall
+from retrostride.recordings.datasets import load_alcantara, load_mobgap, load_sisfall
 
 ROW = "0,0,256,0,0,0,0,0,1024;\n"  # 1 g on the ADXL345's z (256 counts at 32/2**13 g), gyro still
 
@@ -48,3 +48,34 @@ def test_alcantara_reads_each_runner_in_the_published_layout(tmp_path):
 def test_alcantara_without_its_files_says_so(tmp_path):
     with pytest.raises(FileNotFoundError, match="no Accelerometer"):
         load_alcantara(tmp_path)
+
+
+def mobilise_d_trial(seconds, contacts):
+    """One trial in the Mobilise-D MATLAB format: the lower-back unit at 100 Hz
+    and one INDIP walking bout with its initial contacts."""
+    n = int(seconds * 100)
+    acc = np.tile([0.0, 0.0, 1.0], (n, 1))
+    return {"SU": {"LowerBack": {"Acc": acc, "Gyr": np.zeros((n, 3)), "Fs": {"Acc": 100, "Gyr": 100}}},
+            "Standards": {"INDIP": {"MicroWB": {
+                "Start": contacts[0] - 0.3, "End": contacts[-1] + 0.3, "Cadence": 110.0,
+                "InitialContact_Event": np.array(contacts), "InitialContact_LeftRight": ["Left", "Right"] * (len(contacts) // 2)}}}}
+
+
+def test_mobgap_reads_the_validation_study_layout_from_its_matlab_files(tmp_path):
+    """<cohort>/<participant>/Laboratory/data.mat: signals and reference from the
+    file itself; the Free-living recording beside it has no lab tests."""
+    from scipy.io import savemat
+    lab = tmp_path / "PD" / "3011" / "Laboratory"
+    lab.mkdir(parents=True)
+    savemat(lab / "data.mat", {"data": {"TimeMeasure1": {
+        "Test4": {"Trial1": mobilise_d_trial(8.0, [1.0, 1.55, 2.1, 2.65])},
+        "Test11": {"Trial1": mobilise_d_trial(20.0, [3.0, 3.6, 4.2, 4.8, 5.4, 6.0])}}}})
+    (tmp_path / "PD" / "3011" / "Free-living").mkdir()
+    savemat(tmp_path / "PD" / "3011" / "Free-living" / "data.mat", {"data": {"TimeMeasure1": {}}})
+    recs = load_mobgap(tmp_path)
+    assert [r.name for r in recs] == ["mobgap/3011/Test11/Trial1", "mobgap/3011/Test4/Trial1"]
+    walk = recs[1]
+    assert walk.ref_steps == pytest.approx([1.0, 1.55, 2.1, 2.65])
+    assert walk.trace.rate_hz == pytest.approx(100) and walk.trace.duration_s == pytest.approx(7.99)
+    assert walk.trace.accel[:, 2] == pytest.approx(1.0) and walk.trace.gyro.shape == (800, 3)
+    assert walk.scored_from == pytest.approx(0.7) and "validation study" in walk.meta["source"]

@@ -98,30 +98,49 @@ def alcantara_foot_strikes(root, suffix="_one_sub", threshold_bw=0.1):
     return rows
 
 
-# --- Mobilise-D mobgap example data: lower back, INDIP reference -----------
-def mobgap_reference(root):
-    """The reference walking bouts of data/lab/HA/<subject>/data.mat (Mobilise-D
-    MATLAB format: TimeMeasure1.<test>.<trial>.Standards.<system>.MicroWB),
-    keyed "HA/<subject>/<test>/<trial>" like the extracted JSON."""
+# --- Mobilise-D: lower back, INDIP reference ---------------------------------
+def mobgap_files(root):
+    """[(cohort, participant, data.mat)] in the Mobilise-D MATLAB format: the
+    mobgap example's data/lab/<cohort>/<participant>/data.mat and the technical
+    validation study's <cohort>/<participant>/Laboratory/data.mat (its
+    Free-living recordings have no lab tests and are left out)."""
+    out = []
+    for mat in sorted(Path(root).rglob("data.mat")):
+        if mat.parent.name == "Laboratory":
+            out.append((mat.parents[2].name, mat.parents[1].name, mat))
+        elif mat.parent.name != "Free-living":
+            out.append((mat.parents[1].name, mat.parent.name, mat))
+    return out
+
+
+def mobgap_trials(mat):
+    """{(test, trial): the trial's struct} of one data.mat's TimeMeasure1."""
     from scipy.io import loadmat
 
-    out = {}
-    for mat in sorted(Path(root).glob("data/lab/HA/*/data.mat")):
-        tests = loadmat(mat, simplify_cells=True)["data"]["TimeMeasure1"]
-        for test, trials in tests.items():
-            for trial, rec in trials.items():
-                systems = {}
-                for system, std in rec.get("Standards", {}).items():
-                    wbs = std.get("MicroWB", [])
-                    wbs = [wbs] if isinstance(wbs, dict) else list(wbs)
-                    systems[system] = [{
-                        "start_s": float(wb["Start"]), "end_s": float(wb["End"]),
-                        "cadence_spm": float(wb["Cadence"]),
-                        "initial_contacts_s": np.atleast_1d(wb["InitialContact_Event"]).astype(float).tolist(),
-                        "ic_left_right": np.atleast_1d(wb["InitialContact_LeftRight"]).astype(str).tolist()}
-                        for wb in wbs]
-                out[f"HA/{mat.parent.name}/{test}/{trial}"] = systems
-    return out
+    tests = loadmat(mat, simplify_cells=True)["data"]["TimeMeasure1"]
+    return {(test, trial): rec for test, trials in tests.items() for trial, rec in trials.items()}
+
+
+def trial_reference(rec):
+    """{system: [walking bout, ...]} of a trial (Standards.<system>.MicroWB)."""
+    systems = {}
+    for system, std in rec.get("Standards", {}).items():
+        wbs = std.get("MicroWB", [])
+        wbs = [wbs] if isinstance(wbs, dict) else list(wbs)
+        systems[system] = [{
+            "start_s": float(wb["Start"]), "end_s": float(wb["End"]),
+            "cadence_spm": float(wb["Cadence"]),
+            "initial_contacts_s": np.atleast_1d(wb["InitialContact_Event"]).astype(float).tolist(),
+            "ic_left_right": np.atleast_1d(wb["InitialContact_LeftRight"]).astype(str).tolist()}
+            for wb in wbs]
+    return systems
+
+
+def mobgap_reference(root):
+    """The reference walking bouts of every trial, keyed
+    "<cohort>/<participant>/<test>/<trial>" like the extracted JSON."""
+    return {f"{cohort}/{participant}/{test}/{trial}": trial_reference(rec)
+            for cohort, participant, mat in mobgap_files(root) for (test, trial), rec in mobgap_trials(mat).items()}
 
 
 def timed_spans(bouts):
@@ -145,38 +164,51 @@ def timed_contacts(bouts):
 
 
 def load_mobgap(root):
-    """data_csv/HA/<subject>/TimeMeasure1_<test>_<trial>.csv at 100 Hz (acc in g,
-    gyro in deg/s); reference initial contacts from the INDIP system, as
-    extracted in reference_initial_contacts_lowerback.json. Scored only inside
-    the reference's walking bouts (meta "bouts": [start, end] spans)."""
+    """Every lab trial of the Mobilise-D MATLAB files under `root` (see
+    mobgap_files): the lower-back unit's SU.LowerBack (acc in g, gyro in deg/s,
+    at its Fs), or the same trial's data_csv/<cohort>/<participant>/
+    TimeMeasure1_<test>_<trial>.csv where the mobgap example has one; the
+    reference initial contacts from the INDIP system (the shared copy's
+    extracted reference_initial_contacts_lowerback.json where present). Scored
+    only inside the reference's walking bouts (meta "bouts": [start, end])."""
     root = Path(root)
     extracted = root / "reference_initial_contacts_lowerback.json"
-    # as downloaded from the mobgap repository: read the reference from data.mat
-    ref = json.loads(extracted.read_text()) if extracted.exists() else mobgap_reference(root)
+    shared_ref = json.loads(extracted.read_text()) if extracted.exists() else {}
+    found = []
+    for cohort, participant, mat in mobgap_files(root):
+        for (test, trial), rec in mobgap_trials(mat).items():
+            key = f"{cohort}/{participant}/{test}/{trial}"
+            ref = shared_ref.get(key) or trial_reference(rec)
+            bouts = ref.get("INDIP")
+            if not bouts:
+                continue  # no reference walking bout for this trial (HA/002/Test5)
+            path = root / "data_csv" / cohort / participant / f"TimeMeasure1_{test}_{trial}.csv"
+            if path.exists():
+                data = np.genfromtxt(path, delimiter=",", names=True)
+                t = data["samples"] / 100.0
+                accel = np.column_stack([data["acc_x"], data["acc_y"], data["acc_z"]])
+                gyro = np.column_stack([data["gyr_x"], data["gyr_y"], data["gyr_z"]])
+            else:
+                unit = rec["SU"]["LowerBack"]
+                accel = np.asarray(unit["Acc"], dtype=float)
+                gyro = np.asarray(unit["Gyr"], dtype=float)
+                t = np.arange(len(accel)) / float(unit["Fs"]["Acc"])
+            found.append((key, participant, test, trial, t, accel, gyro, ref, mat.parent.name == "Laboratory"))
     out = []
-    for key in sorted(ref):
-        subject, test, trial = key.split("/")[1:]
-        path = root / "data_csv" / "HA" / subject / f"TimeMeasure1_{test}_{trial}.csv"
-        if not path.exists():
-            continue
-        data = np.genfromtxt(path, delimiter=",", names=True)
-        t = data["samples"] / 100.0
-        accel = np.column_stack([data["acc_x"], data["acc_y"], data["acc_z"]])
-        gyro = np.column_stack([data["gyr_x"], data["gyr_y"], data["gyr_z"]])
-        bouts = ref[key]["INDIP"]
-        if not bouts:
-            continue  # no reference walking bout for this trial (HA/002/Test5)
-        meta = {"source": "Mobilise-D mobgap example data (Apache-2.0)", "placement": "lower back (L5)",
-                "licence": "Apache-2.0", "bouts": json.dumps(timed_spans(bouts))}
+    for key, participant, test, trial, t, accel, gyro, ref, tvs in sorted(found, key=lambda f: f[0]):
+        bouts = ref["INDIP"]
+        source = ({"source": "Mobilise-D technical validation study", "licence": "as its release states"} if tvs
+                  else {"source": "Mobilise-D mobgap example data (Apache-2.0)", "licence": "Apache-2.0"})
+        meta = dict(source, placement="lower back (L5)", bouts=json.dumps(timed_spans(bouts)))
         # the set's second reference system (optical motion capture, inside the
         # lab's capture volume) for the same walking: how far do they agree?
         scoring = dict(meta)
-        if ref[key].get("Stereophoto"):
+        if ref.get("Stereophoto"):
             scoring["second_reference"] = json.dumps({
-                "system": "Stereophoto", "contacts": timed_contacts(ref[key]["Stereophoto"]).tolist(),
-                "bouts": timed_spans(ref[key]["Stereophoto"])})
+                "system": "Stereophoto", "contacts": timed_contacts(ref["Stereophoto"]).tolist(),
+                "bouts": timed_spans(ref["Stereophoto"])})
         ics = timed_contacts(bouts)
-        out.append(Recording(name=f"mobgap/{subject}/{test}/{trial}",
+        out.append(Recording(name=f"mobgap/{participant}/{test}/{trial}",
                              trace=Trace(t=t, accel=accel, gyro=gyro, meta=meta), ref_steps=ics,
                              scored_from=min(b["start_s"] for b in bouts),
                              scored_to=max(b["end_s"] for b in bouts), meta=scoring))
