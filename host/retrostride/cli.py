@@ -363,12 +363,14 @@ def cmd_bench_gait(args):
 def cmd_bench_retro(args):
     from .bench import retro
     from rich.progress import Progress
+    if args.rate_hz is not None and args.rate_hz <= 0:
+        raise UsageError(f"--rate-hz {args.rate_hz:g}: a rate is above 0 Hz")
     results = {}
     if not args.captures_only:
         with Progress(console=console, disable=args.quiet) as bar:
             task = bar.add_task("there-and-back replays", total=None)
             results = retro.run(args.datasets, args.root, workers=args.workers, yaw_deg=args.yaw_deg,
-                                     progress=lambda k, n: bar.update(task, completed=k, total=n))
+                                rate_hz=args.rate_hz, progress=lambda k, n: bar.update(task, completed=k, total=n))
     if args.captures:
         results.update(retro.run_captures(sorted(Path(args.captures).glob("*.csv"))))
     table = retro.rows(results)
@@ -546,6 +548,8 @@ def main(argv=None):
     br.add_argument("--captures-only", action="store_true", help="score only the captures")
     br.add_argument("--yaw-deg", type=float, default=0.0,
                     help="turn each recording about its vertical by this much: a calibration's forward that far off")
+    br.add_argument("--rate-hz", type=float, default=None,
+                    help="resample each recording to this rate first (anti-aliased): a slower sensor's")
     br.add_argument("--quiet", action="store_true", help="no progress bar")
     br.set_defaults(func=cmd_bench_retro)
 
