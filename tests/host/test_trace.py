@@ -72,3 +72,5 @@ def test_dataset_export_keeps_names_with_a_decimal_point(tmp_path, monkeypatch):
     (written,) = datasets.export("alcantara", tmp_path)
     assert written.name == "alcantara_trial04_v3.33_s0.csv" and written.exists()
     assert (tmp_path / "alcantara_trial04_v3.33_s0_steps.csv").exists()
+    # the set's forward axis goes along, so a replay with --calibrate-s reads directions
+    assert read_trace(written).meta["forward_axis"] == datasets.FORWARD_AXIS["alcantara"]

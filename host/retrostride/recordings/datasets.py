@@ -360,14 +360,18 @@ def load(name, root=None):
 
 
 def export(name, out_dir, root=None):
-    """Write every recording of a set as trace CSV + reference steps CSV."""
+    """Write every recording of a set as trace CSV (with the set's forward axis
+    where known) + reference steps CSV."""
     from .trace import write_trace
     out_dir = Path(out_dir)
     written = []
     for rec in load(name, root):
         stem = rec.name.replace("/", "_")  # whole: a speed like v3.33 is not a suffix
         tr = rec.trace
-        write_trace(out_dir / (stem + ".csv"), tr.t, tr.accel, tr.gyro, tr.meta)
+        meta = dict(tr.meta)
+        if name in FORWARD_AXIS:  # so `replay --calibrate-s` reads directions
+            meta.setdefault("forward_axis", FORWARD_AXIS[name])
+        write_trace(out_dir / (stem + ".csv"), tr.t, tr.accel, tr.gyro, meta)
         np.savetxt(out_dir / (stem + "_steps.csv"), rec.ref_steps, fmt="%.4f",
                    header="reference step times (s)", comments="# ")
         written.append(out_dir / (stem + ".csv"))
