@@ -351,7 +351,10 @@ def cmd_bench_gait(args):
     if with_mobgap and not gait.have_mobgap():
         raise LookupError("mobgap is not installed: `pip install -e '.[bench]'` (or `make bench-gait`), "
                           "or pass --no-mobgap")
-    results, cadence = gait.run(args.datasets, args.root, with_mobgap=with_mobgap, progress=not args.quiet)
+    if args.rate_hz is not None and args.rate_hz <= 0:
+        raise UsageError(f"--rate-hz {args.rate_hz:g}: a rate is above 0 Hz")
+    results, cadence = gait.run(args.datasets, args.root, with_mobgap=with_mobgap, progress=not args.quiet,
+                                rate_hz=args.rate_hz)
     gait.print_table(results, cadence, console)
     if args.markdown:
         Path(args.markdown).parent.mkdir(parents=True, exist_ok=True)
@@ -535,6 +538,8 @@ def main(argv=None):
     bg.add_argument("--root", help="folder holding the sets (default ../shared/traces)")
     bg.add_argument("--markdown", help="also write the table here as Markdown")
     bg.add_argument("--no-mobgap", action="store_true", help="score the device alone")
+    bg.add_argument("--rate-hz", type=float, default=None,
+                    help="resample each recording to this rate first (anti-aliased): a slower sensor's")
     bg.add_argument("--quiet", action="store_true", help="no progress bar")
     bg.set_defaults(func=cmd_bench_gait)
 

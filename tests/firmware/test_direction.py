@@ -268,21 +268,6 @@ def test_a_turned_recording_keeps_its_vertical_and_turns_its_forward():
     assert abs(np.degrees(np.arccos(moved @ fwd / 0.5)) - 30.0) < 1e-6
 
 
-def test_a_slower_sensor_keeps_the_stride_and_drops_what_it_cannot_sample():
-    """`bench retro --rate-hz`: a recording as a 50 Hz sensor would have made it."""
-    from retrostride.bench.retro import slower
-    t = np.arange(2000) / 200.0
-    stride = 0.3 * np.sin(2 * np.pi * 2.8 * t)        # a step's rhythm: kept
-    buzz = 0.2 * np.sin(2 * np.pi * 60.0 * t)         # above the new Nyquist: filtered out, not folded in
-    accel = np.column_stack([stride + buzz, np.zeros_like(t), np.ones_like(t)])
-    trace = Trace(t=t, accel=accel, gyro=np.zeros((2000, 3)), meta={})
-    out = slower(trace, 50.0)
-    assert out.rate_hz == pytest.approx(50.0) and len(out.t) == 500 and out.gyro.shape == (500, 3)
-    inner = slice(25, -25)  # the filter's edges aside
-    assert np.abs(out.accel[inner, 0] - 0.3 * np.sin(2 * np.pi * 2.8 * out.t[inner])).max() < 0.02
-    assert slower(trace, 400.0) is trace  # no faster than it was recorded
-
-
 def test_a_run_joined_mid_stride_reads_forward_from_its_third_step():
     """A capture or a replay may start mid-run: the bounce estimate starts from
     a partial step, which must not read the gait, and so the direction, wrong."""

@@ -74,3 +74,30 @@ def test_dataset_export_keeps_names_with_a_decimal_point(tmp_path, monkeypatch):
     assert (tmp_path / "alcantara_trial04_v3.33_s0_steps.csv").exists()
     # the set's forward axis goes along, so a replay with --calibrate-s reads directions
     assert read_trace(written).meta["forward_axis"] == datasets.FORWARD_AXIS["alcantara"]
+
+
+def test_a_slower_sensor_keeps_the_stride_and_drops_what_it_cannot_sample():
+    """`bench retro --rate-hz`: a recording as a 50 Hz sensor would have made it."""
+    from retrostride.recordings.trace import Trace, slower_sensor
+    t = np.arange(2000) / 200.0
+    stride = 0.3 * np.sin(2 * np.pi * 2.8 * t)        # a step's rhythm: kept
+    buzz = 0.2 * np.sin(2 * np.pi * 60.0 * t)         # above the new Nyquist: filtered out, not folded in
+    accel = np.column_stack([stride + buzz, np.zeros_like(t), np.ones_like(t)])
+    trace = Trace(t=t, accel=accel, gyro=np.zeros((2000, 3)), meta={})
+    out = slower_sensor(trace, 50.0)
+    assert out.rate_hz == pytest.approx(50.0) and len(out.t) == 500 and out.gyro.shape == (500, 3)
+    inner = slice(25, -25)  # the filter's edges aside
+    assert np.abs(out.accel[inner, 0] - 0.3 * np.sin(2 * np.pi * 2.8 * out.t[inner])).max() < 0.02
+    assert slower_sensor(trace, 400.0) is trace  # no faster than it was recorded
+
+
+def test_a_slower_sensor_keeps_the_time_across_a_recordings_gaps():
+    """A wireless sensor drops samples: after a gap the signal stays on its own time."""
+    from retrostride.recordings.trace import Trace, slower_sensor
+    t = np.arange(3000) / 100.0
+    kept = (t < 10.0) | (t > 10.5)                     # half a second dropped
+    t = t[kept]
+    accel = np.column_stack([0.3 * np.sin(2 * np.pi * 1.7 * t), np.zeros_like(t), np.ones_like(t)])
+    out = slower_sensor(Trace(t=t, accel=accel, gyro=None, meta={}), 50.0)
+    late = (out.t > 12.0) & (out.t < 28.0)
+    assert np.abs(out.accel[late, 0] - 0.3 * np.sin(2 * np.pi * 1.7 * out.t[late])).max() < 0.02

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from ..recordings.datasets import load, shared_traces
+from ..recordings.trace import slower_sensor
 from ..twin.replay import run_replay
 
 TOLERANCE_S = 0.100
@@ -289,10 +290,11 @@ def have_mobgap():
 SISFALL_GAIT = ("D01", "D02", "D03", "D04")  # walking slow/fast, jogging slow/fast
 
 
-def run(datasets=None, root=None, with_mobgap=True, progress=True):
+def run(datasets=None, root=None, with_mobgap=True, progress=True, rate_hz=None):
     """-> ({dataset: {detector: Score}, 'pooled': ...}, sisfall cadence rows).
     Pooled is over the sets with a true reference; 'sisfall' in `datasets`
-    adds the device's cadence against the spectral estimate per trial."""
+    adds the device's cadence against the spectral estimate per trial.
+    `rate_hz`: every recording as a sensor that slow would have made it."""
     from rich.progress import Progress
     from ..recordings.datasets import LOADERS, load_sisfall
     names = list(datasets or list(DATASETS) + ["sisfall"])
@@ -302,6 +304,11 @@ def run(datasets=None, root=None, with_mobgap=True, progress=True):
     detectors = [DEVICE] + (list(MOBGAP) if with_mobgap else [])
     loaded = {name: load(name, root) for name in names if name in DATASETS}
     gait = load_sisfall(Path(base) / LOADERS["sisfall"][0], SISFALL_GAIT) if "sisfall" in names else []
+    if rate_hz:
+        def slower(recs):
+            return [replace(rec, trace=slower_sensor(rec.trace, rate_hz)) for rec in recs]
+        loaded = {name: slower(recs) for name, recs in loaded.items()}
+        gait = slower(gait)
     results, cadence, agreement = {}, [], {}
     with Progress(disable=not progress, transient=True) as bar:
         task = bar.add_task("replaying", total=sum(len(v) for v in loaded.values()) + len(gait))

@@ -22,7 +22,7 @@ import numpy as np
 
 from ..recordings.datasets import FORWARD_AXIS, load
 from ..recordings.surrogate import LEAD_S, there_and_back
-from ..recordings.trace import Trace, rotate
+from ..recordings.trace import rotate, slower_sensor
 from ..twin.replay import run_replay
 from .gait import in_windows, scored_windows
 
@@ -75,23 +75,8 @@ def turned(trace, yaw_deg):
     return rotate(trace, np.eye(3) + np.sin(th) * k + (1 - np.cos(th)) * (k @ k))
 
 
-def slower(trace, rate_hz):
-    """The recording as a slower sensor would have made it: resampled to
-    rate_hz (polyphase, its anti-alias filter included); as is if not faster."""
-    from fractions import Fraction
-
-    from scipy.signal import resample_poly
-    if rate_hz >= trace.rate_hz:
-        return trace
-    ratio = Fraction(rate_hz / trace.rate_hz).limit_denominator(100)
-    accel = resample_poly(trace.accel, ratio.numerator, ratio.denominator, axis=0)
-    gyro = None if trace.gyro is None else resample_poly(trace.gyro, ratio.numerator, ratio.denominator, axis=0)
-    t = trace.t[0] + np.arange(len(accel)) / (trace.rate_hz * ratio)
-    return Trace(t=t, accel=accel, gyro=gyro, meta=dict(trace.meta))
-
-
 def score_trial(rec, dataset, yaw_deg=0.0, rate_hz=None):
-    trace = slower(rec.trace, rate_hz) if rate_hz else rec.trace
+    trace = slower_sensor(rec.trace, rate_hz) if rate_hz else rec.trace
     trace, turn = there_and_back(turned(trace, yaw_deg) if yaw_deg else trace, FORWARD_AXIS[dataset])
     report, _ = run_replay(trace, calibrate_s=1.0)
     t0 = float(rec.trace.t[0])

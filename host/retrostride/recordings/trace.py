@@ -254,3 +254,26 @@ def add_lean(trace, angle_deg, forward):
     own = trace.gyro if trace.gyro is not None else np.zeros_like(trace.accel)
     gyro = rot.apply(own) + np.degrees(rate)[:, None] * k[None, :]
     return Trace(t=trace.t.copy(), accel=accel, gyro=gyro, meta=dict(trace.meta))
+
+
+def slower_sensor(trace, rate_hz):
+    """The recording as a slower sensor would have made it: on an even grid at
+    its own rate (gaps filled in), then resampled to rate_hz (polyphase, its
+    anti-alias filter included); as is if not faster."""
+    from fractions import Fraction
+
+    from scipy.signal import resample_poly
+
+    step = float(np.median(np.diff(trace.t)))  # the sensor's own rate: a recording may have gaps
+    if rate_hz * step >= 1.0:
+        return trace
+    even = np.arange(trace.t[0], trace.t[-1] + step / 2, step)  # the gaps filled in, on the rate's grid
+
+    def channels(x):
+        return np.column_stack([np.interp(even, trace.t, x[:, j]) for j in range(x.shape[1])])
+    ratio = Fraction(rate_hz * step).limit_denominator(100)
+    accel = resample_poly(channels(trace.accel), ratio.numerator, ratio.denominator, axis=0)
+    gyro = None if trace.gyro is None else resample_poly(channels(trace.gyro), ratio.numerator, ratio.denominator,
+                                                         axis=0)
+    t = trace.t[0] + np.arange(len(accel)) * (step / float(ratio))
+    return Trace(t=t, accel=accel, gyro=gyro, meta=dict(trace.meta))
