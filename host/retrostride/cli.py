@@ -75,6 +75,17 @@ def add_fault_options(p):
                    help="the board's littlefs holds N kB (writes past it fail with ENOSPC)")
 
 
+def add_rate_option(p):
+    """--rate-hz of the benchmarks: every recording as a slower sensor would have made it."""
+    def rate(text):
+        hz = float(text)
+        if not hz > 0:
+            raise argparse.ArgumentTypeError(f"{text}: a rate is above 0 Hz")
+        return hz
+    p.add_argument("--rate-hz", type=rate, default=None,
+                   help="resample each recording to this rate first (anti-aliased): a slower sensor's")
+
+
 def cmd_twin(args):
     from .twin.launcher import Twin
     trace = read_trace(args.trace) if args.trace else None
@@ -351,8 +362,6 @@ def cmd_bench_gait(args):
     if with_mobgap and not gait.have_mobgap():
         raise LookupError("mobgap is not installed: `pip install -e '.[bench]'` (or `make bench-gait`), "
                           "or pass --no-mobgap")
-    if args.rate_hz is not None and args.rate_hz <= 0:
-        raise UsageError(f"--rate-hz {args.rate_hz:g}: a rate is above 0 Hz")
     results, cadence = gait.run(args.datasets, args.root, with_mobgap=with_mobgap, progress=not args.quiet,
                                 rate_hz=args.rate_hz)
     gait.print_table(results, cadence, console)
@@ -366,8 +375,6 @@ def cmd_bench_gait(args):
 def cmd_bench_retro(args):
     from .bench import retro
     from rich.progress import Progress
-    if args.rate_hz is not None and args.rate_hz <= 0:
-        raise UsageError(f"--rate-hz {args.rate_hz:g}: a rate is above 0 Hz")
     results = {}
     if not args.captures_only:
         with Progress(console=console, disable=args.quiet) as bar:
@@ -538,8 +545,7 @@ def main(argv=None):
     bg.add_argument("--root", help="folder holding the sets (default ../shared/traces)")
     bg.add_argument("--markdown", help="also write the table here as Markdown")
     bg.add_argument("--no-mobgap", action="store_true", help="score the device alone")
-    bg.add_argument("--rate-hz", type=float, default=None,
-                    help="resample each recording to this rate first (anti-aliased): a slower sensor's")
+    add_rate_option(bg)
     bg.add_argument("--quiet", action="store_true", help="no progress bar")
     bg.set_defaults(func=cmd_bench_gait)
 
@@ -553,8 +559,7 @@ def main(argv=None):
     br.add_argument("--captures-only", action="store_true", help="score only the captures")
     br.add_argument("--yaw-deg", type=float, default=0.0,
                     help="turn each recording about its vertical by this much: a calibration's forward that far off")
-    br.add_argument("--rate-hz", type=float, default=None,
-                    help="resample each recording to this rate first (anti-aliased): a slower sensor's")
+    add_rate_option(br)
     br.add_argument("--quiet", action="store_true", help="no progress bar")
     br.set_defaults(func=cmd_bench_retro)
 
