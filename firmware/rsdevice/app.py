@@ -537,7 +537,7 @@ class App:
         if self.calibrating:
             return False
         from .calibration import BEGIN, Calibration  # loaded for the calibration only
-        self.calibrating = Calibration(self.imu.odr_hz, self.imu.gyro_mdps_per_lsb())
+        self.calibrating = Calibration(self.imu.odr_hz, self.tilt, self.det)
         self.cal_state = _CAL_RUNNING
         self.board.motor.play(BEGIN)
         return True

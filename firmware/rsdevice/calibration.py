@@ -1,8 +1,9 @@
-# The calibration: stand tall and still, then walk a few steps forward. It runs
+# The calibration: stand tall and still, then walk ten steps forward. It runs
 # for seconds after a long press or the CALIBRATE command, so the app imports
 # this module only then and drops it after: a run never holds its code in RAM.
 from micropython import const
 
+from .direction import FLIGHT_MG, mechanics
 from .gait import isqrt
 
 # protocol constants named in this module, written by `make protocol` from the catalogue
@@ -13,17 +14,20 @@ _REFUSE_NO_STEPS = const(3)
 
 # calibration phases
 _STILL_S = const(2)       # stand tall this long ...
-_WALK_S = const(10)       # ... then this long for the first steps forward
-_STEPS = const(4)
+_WALK_S = const(15)       # ... then within this long walk ten steps forward:
+_OFF_STEPS = const(2)     # the first steps start off (neither gait's loop) ...
+_STEPS = const(8)         # ... the loop is summed from the 2nd step to the 8th
 _STILL_DPS = const(10)    # turning faster than this is not standing still
 _G_LOW2 = const(850 * 850)     # |a| within 0.85-1.15 g while still
 _G_HIGH2 = const(1150 * 1150)
 _COS_UPRIGHT = const(14189)    # cos 30 deg, Q14: walking posture vs the still one
-_MIN_FWD_MG = const(20)        # mean horizontal acceleration of the first steps
+_CLEAR_SHIFT = const(4)        # the loop's size at least 1/16 of its products' magnitudes
+_H_MAX = const(4000)      # mg, and mg per sample: the products stay small ints
+_DV_MAX = const(2000)
 
 # buzz patterns of the calibration (Lumo Lift confirms with 3 buzzes)
 BEGIN = (120,)                              # stand tall
-WALK = (120, 120, 120)                      # now walk a few steps forward
+WALK = (120, 120, 120)                      # now walk ten steps forward
 DONE = (150, 100, 150, 100, 150)
 # refused: one long buzz, then as many short ones as the reason's code
 REFUSED = ((600, 250, 120), (600, 250, 120, 150, 120),
@@ -31,16 +35,28 @@ REFUSED = ((600, 250, 120), (600, 250, 120, 150, 120),
 
 
 class Calibration:
-    """Stand tall and still for 2 s (the upright), then walk a few steps
-    forward (the forward axis: the mean horizontal acceleration of starting
-    off, and the trunk's forward lean, both point forwards). Refused, with
-    the previous calibration kept, when moving during the still part, when
-    the walking posture is more than 30 deg from the still one (lying down,
-    bent over), without 4 steps in 10 s, or without a clear forward."""
+    """Stand tall and still for 2 s (the upright), then walk ten steps
+    forward (the forward axis). Refused, with the previous calibration kept,
+    when moving during the still part, when the walking posture is more than
+    30 deg from the still one (lying down, bent over), without 8 steps in
+    15 s, or without a clear forward.
 
-    def __init__(self, odr_hz, gyro_mdps_per_lsb):
+    Forward is found by the physics the direction of travel is read by
+    (direction.py): the ground brakes the body, then propels it, so the
+    horizontal acceleration loops against the vertical one over each step,
+    and the loop's sense is the way of travel. Summed per sensor axis from
+    the 2nd step to the 8th (the first steps off are neither gait), the loop
+    is a vector; its horizontal part points forwards in a walk (an inverted
+    pendulum) and backwards in a jog (a spring), the mechanics read from
+    the same signs as direction.py reads them. The mean horizontal
+    acceleration (the trunk's lean, the start's push) is no guide: the
+    pelvis tilts either way as a walk begins."""
+
+    def __init__(self, odr_hz, tilt, det):
         self.odr = odr_hz
-        self.still_lsb = _STILL_DPS * 1000 // gyro_mdps_per_lsb
+        self.tilt = tilt  # its gravity estimate takes 'up' out of the acceleration
+        self.det = det    # its low-passed vertical, bounce and cadence
+        self.still_lsb = _STILL_DPS * 1000 // tilt.gyro_mdps
         self.phase = 0
         self.n = 0
         self.steps = 0
@@ -50,6 +66,14 @@ class Calibration:
         self.ux = 0
         self.uy = 0
         self.uz = 0
+        self.qx = self.qy = self.qz = 0  # the still upright, Q14
+        # per axis x, y, z: the acceleration less gravity low-passed twice, and its mean (<< 6)
+        self.f = [0] * 9
+        self.v = 0          # the vertical, low-passed
+        self.lx = self.ly = self.lz = 0  # the loop: horizontal acceleration x the vertical's change
+        self.mag = 0        # ... and its products' magnitudes
+        self.loop_n = 0
+        self.air = 0
 
     def update(self, ax, ay, az, wx, wy, wz, stepped):
         """Per sample. Returns 0 while going on, -1 when the still part is
@@ -69,17 +93,67 @@ class Calibration:
                 self.ux = self.sx // n
                 self.uy = self.sy // n
                 self.uz = self.sz // n
+                nu = isqrt(self.ux * self.ux + self.uy * self.uy + self.uz * self.uz) or 1
+                self.qx = (self.ux << 14) // nu
+                self.qy = (self.uy << 14) // nu
+                self.qz = (self.uz << 14) // nu
                 self.phase = 1
                 self.n = 0
                 self.sx = self.sy = self.sz = 0
+                self.v = self.det.lp
                 return -1
             return 0
+        self.loop_step(ax, ay, az, self.steps >= _OFF_STEPS)
         if stepped:
             self.steps += 1
         if self.steps < _STEPS:
             if self.n >= _WALK_S * self.odr:
                 return _REFUSE_NO_STEPS
             return 0
+        return self.finish()
+
+    def loop_step(self, ax, ay, az, summing):
+        """One sample of the loop, filtered as direction.py filters a
+        walking step: EMA 1/2, then 1/4, less its mean over ~0.6 s, then
+        its horizontal part; the vertical EMA 1/4 after the detector's own
+        low-pass."""
+        v = self.v
+        lp = self.det.lp
+        nv = v + ((lp - v) >> 2)
+        dv = nv - v
+        self.v = nv
+        dv = -_DV_MAX if dv < -_DV_MAX else _DV_MAX if dv > _DV_MAX else dv
+        g = self.tilt.g  # 'up', Q20
+        hx = self.filtered(0, ax - ((g[0] >> 6) * 1000 >> 14))
+        hy = self.filtered(3, ay - ((g[1] >> 6) * 1000 >> 14))
+        hz = self.filtered(6, az - ((g[2] >> 6) * 1000 >> 14))
+        if not summing:
+            return
+        ux = self.qx
+        uy = self.qy
+        uz = self.qz
+        d = (hx * ux + hy * uy + hz * uz) >> 14
+        px = ((hx - (d * ux >> 14)) * dv) >> 6
+        py = ((hy - (d * uy >> 14)) * dv) >> 6
+        pz = ((hz - (d * uz >> 14)) * dv) >> 6
+        self.lx += px
+        self.ly += py
+        self.lz += pz
+        self.mag += abs(px) + abs(py) + abs(pz)
+        self.loop_n += 1
+        if lp < FLIGHT_MG:
+            self.air += 1
+
+    def filtered(self, k, a):
+        """One axis' acceleration less gravity (mg) through the filters."""
+        f = self.f
+        f[k] += (a - f[k]) >> 1
+        f[k + 1] += (f[k] - f[k + 1]) >> 2
+        f[k + 2] += f[k + 1] - (f[k + 2] >> 6)
+        h = f[k + 1] - (f[k + 2] >> 6)
+        return -_H_MAX if h < -_H_MAX else _H_MAX if h > _H_MAX else h
+
+    def finish(self):
         n = self.n
         mx = self.sx // n
         my = self.sy // n
@@ -91,17 +165,26 @@ class Calibration:
         nm = isqrt(mx * mx + my * my + mz * mz)
         if nu == 0 or nm == 0 or (mx * ux + my * uy + mz * uz) * 16384 // (nu * nm) < _COS_UPRIGHT:
             return _REFUSE_NOT_UPRIGHT
-        # horizontal part of the walking mean, against the still upright (mg)
-        d = (mx * ux + my * uy + mz * uz) // nu
-        hx = mx - d * ux // nu
-        hy = my - d * uy // nu
-        hz = mz - d * uz // nu
-        h = isqrt(hx * hx + hy * hy + hz * hz)
-        if h < _MIN_FWD_MG:
+        lx = self.lx
+        ly = self.ly
+        lz = self.lz
+        mag = self.mag
+        while max(abs(lx), abs(ly), abs(lz), mag >> 4) > 32767:  # small ints from here on
+            lx >>= 1
+            ly >>= 1
+            lz >>= 1
+            mag >>= 1
+        # the loop, horizontal (against the still upright) sample by sample
+        h = isqrt(lx * lx + ly * ly + lz * lz)
+        if h == 0 or h << _CLEAR_SHIFT < mag:
             return _REFUSE_NO_FORWARD
+        det = self.det
+        air = (self.air << 8) // (self.loop_n or 1)
+        if mechanics(air, det.peak_avg, det.cadence_dspm, det.cadence_dspm) > 0:
+            h = -h  # a spring: the loop runs the other way round
         # the result, x1000
         self.up = [ux * 1000 // nu, uy * 1000 // nu, uz * 1000 // nu]
-        self.fwd = [hx * 1000 // h, hy * 1000 // h, hz * 1000 // h]
+        self.fwd = [lx * 1000 // h, ly * 1000 // h, lz * 1000 // h]
         return -2
 
     def pattern(self, r):

@@ -20,7 +20,7 @@ _MEAN_SHIFT = const(6)    # ... less its own mean over ~0.6 s (gravity leaking i
 _AP_MAX = const(4000)     # mg: products stay small ints on a 32-bit port
 _DV_MAX = const(2000)     # mg per sample
 _SUM_MAX = const(1 << 28)
-_FLIGHT_MG = const(-650)  # under 0.35 g: the legs carry a third of the weight or less, airborne
+FLIGHT_MG = const(-650)  # under 0.35 g: the legs carry a third of the weight or less, airborne
 # Signs of the mechanics, each +1 (a spring: running), -1 (a pendulum:
 # walking) or 0 (either): from 15 % of a step airborne (+1; under 4 %: -1),
 # a bounce from 1 g above gravity (the legs push 2x the weight; +1) or under
@@ -38,6 +38,17 @@ _DECIDE = const(40)       # |score| (x/256) that decides a direction
 _FIRST_STEPS = const(2)   # steps with evidence before the first decision: the 3rd step after a pause
 _TURN_MDPS = const(30000)  # a stride turning faster than 30 deg/s is a turn (a U-turn takes 2-4 s;
                            # a track's bend at a running pace turns under 10 deg/s)
+
+
+def mechanics(air_share, bounce, lo, hi):
+    """The signs of the mechanics summed: > 0 a spring (running), < 0 a
+    pendulum (walking). air_share: x/256 of the samples airborne; bounce: the
+    vertical peaks above gravity (mg); lo, hi: the lower and the higher of two
+    cadence readings (steps/min x10; 0, 0: none yet)."""
+    signs = (air_share >= _AIR_RUN) - (air_share <= _AIR_WALK) + (bounce >= _BOUNCE_RUN) - (bounce <= _BOUNCE_WALK)
+    if hi:
+        signs += (lo >= _CADENCE_RUN) + (lo >= _CADENCE_SURE) - (hi <= _CADENCE_WALK)
+    return signs
 
 
 class Direction:
@@ -188,7 +199,7 @@ class Direction:
         loop = int(self.loop) + p
         mag = int(self.mag) + (p if p > 0 else -p)
         self.n = int(self.n) + 1
-        if v < _FLIGHT_MG:
+        if v < FLIGHT_MG:
             self.air = int(self.air) + 1
         if mag > _SUM_MAX:  # no step for a long while: keep the sums small
             loop >>= 1
@@ -226,14 +237,13 @@ class Direction:
         turning = last and (turn if turn > 0 else -turn) > self.turn_lsb * (n + self.last_n)
         self.last_turn = turned
         self.last_n = n
-        r = self.run_share
-        signs = (r >= _AIR_RUN) - (r <= _AIR_WALK) + (bounce >= _BOUNCE_RUN) - (bounce <= _BOUNCE_WALK)
+        lo = hi = 0  # no cadence yet
         if last:  # the stride's own cadence and the detector's smoothed one must agree:
             # the stride's jitters with an uneven step, the smoothed one lags at a start
             c = 1200 * self.odr // (interval + last)
             lo = c if c < cadence_dspm else cadence_dspm
             hi = c + cadence_dspm - lo
-            signs += (lo >= _CADENCE_RUN) + (lo >= _CADENCE_SURE) - (hi <= _CADENCE_WALK)
+        signs = mechanics(self.run_share, bounce, lo, hi)
         if self.seen >= _FIRST_STEPS - 1:  # the first step off is neither gait
             if signs >= _CLEAR or signs <= -_CLEAR or not self.known:
                 self.running = signs > 0

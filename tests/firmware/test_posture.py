@@ -1,6 +1,5 @@
-"""Posture: tilt fusion, the slouch alert, calibration and settings over the link."""
-import time
-
+"""Posture: tilt fusion, the slouch alert, and settings over the link (the
+calibration: test_calibration.py)."""
 import numpy as np
 import pytest
 
@@ -10,11 +9,8 @@ from retrostride.recordings.generated import generated_run
 from retrostride.twin.replay import config_value, parse_settings, run_replay, trace_calibration
 from retrostride.recordings.trace import Trace, add_lean, axis_vector
 from retrostride.twin.launcher import Twin
-from rsproto import catalogue as cat
 
 from tests.helpers import SHARED, needs_shared, vm_json
-
-REFUSAL = {name: code for name, code in cat.REFUSALS}
 
 
 # --- on the VM ------------------------------------------------------------
@@ -111,75 +107,6 @@ def test_calibrate_s_takes_the_first_seconds_whatever_they_hold():
 
 
 # --- replays on the twin ---------------------------------------------------
-def still_then(trace, seconds, up):
-    """`seconds` of standing still (gravity along `up`, sensor noise) before `trace`."""
-    rate = trace.rate_hz
-    n = int(seconds * rate)
-    rng = np.random.default_rng(1)
-    accel = np.asarray(up, float)[None, :] + rng.normal(0, 0.004, (n, 3))
-    gyro = rng.normal(0, 0.3, (n, 3))
-    t = np.arange(n) / rate
-    g2 = trace.gyro if trace.gyro is not None else np.zeros_like(trace.accel)
-    return Trace(t=np.concatenate([t, trace.t - trace.t[0] + n / rate]), accel=np.vstack([accel, trace.accel]),
-                 gyro=np.vstack([gyro, g2]), meta=dict(trace.meta))
-
-
-def walking_from_rest(up=(0.0, 0.0, 1.0)):
-    """Standing still (gravity along `up`) for 7 s, then running off forwards
-    (+x) from rest: the generated run in body axes."""
-    trace, _ = generated_run(seconds=16.0, from_rest=True, mounted=False)
-    return still_then(trace, 4.0, up)
-
-
-def calibrate_on_twin(trace, press=None, flash_dir=None):
-    """Calibration by a long press (press=start s) or by the CALIBRATE command."""
-    presses = [(press, 2.0)] if press is not None else []
-    with Twin(trace, flash_dir=flash_dir, presses=presses, stop_at_end=False) as twin:
-        client = Client(open_port(twin.port))
-        try:
-            client.hello()
-            if press is None:
-                assert client.calibrate()["state"] == 1
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                c = client.calibration()
-                if (c["state"] != 1 and (c["refusal"] or c["state"] == 2)) and twin.alive():
-                    break
-                time.sleep(0.05)
-            return c, twin.events()
-        finally:
-            client.close()
-
-
-def test_long_press_calibrates_upright_and_forward(tmp_path):
-    c, events = calibrate_on_twin(walking_from_rest(), press=0.3, flash_dir=tmp_path)
-    assert c["state"] == 2 and c["refusal"] == 0
-    up = np.array([c["up_x"], c["up_y"], c["up_z"]]) / 1000
-    fwd = np.array([c["fwd_x"], c["fwd_y"], c["fwd_z"]]) / 1000
-    assert up @ [0, 0, 1] > 0.99
-    assert fwd @ [1, 0, 0] > 0.9, f"forward {fwd} should be +x, where the run goes"
-    ons = [e for e in events if e[0] == "buzz"]
-    assert len(ons) >= 3  # the calibration's buzzes
-    assert '"calibration"' in (tmp_path / "config.json").read_text()
-
-
-def test_calibration_while_moving_is_refused_and_the_old_one_kept(tmp_path):
-    (tmp_path / "config.json").write_text('{"calibration": [0, 0, 1000, 0, 1000, 0]}')
-    # running throughout, long enough that the command finds the runner still running: the
-    # twin's clock runs far ahead of real time while the trace lasts
-    trace, _ = generated_run(seconds=300.0)
-    running = Trace(t=trace.t[trace.t > 3.5], accel=trace.accel[trace.t > 3.5], gyro=None)
-    c, _ = calibrate_on_twin(running, flash_dir=tmp_path)
-    assert c["refusal"] == REFUSAL["MOVING"]
-    assert c["state"] == 2 and [c["fwd_x"], c["fwd_y"], c["fwd_z"]] == [0, 1000, 0]
-
-
-def test_calibration_lying_down_is_refused(tmp_path):
-    c, events = calibrate_on_twin(walking_from_rest(up=(-1.0, 0.0, 0.0)), press=0.3, flash_dir=tmp_path)
-    assert c["state"] == 0 and c["refusal"] == REFUSAL["NOT_UPRIGHT"]
-    assert not (tmp_path / "config.json").exists()
-
-
 def test_config_round_trip_rejections_and_reboot(tmp_path):
     with Twin(None, flash_dir=tmp_path) as twin:
         client = Client(open_port(twin.port))

@@ -14,6 +14,7 @@ out and reported as the decision latency instead: steps until the direction
 is right and stays right for 4 steps (and the share of turns where that
 came within the 2 strides, by the 4th step). The forward half is the recording
 played normally, start included: the share of its steps read backward."""
+import functools
 import json
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -136,7 +137,9 @@ def group_of(rec, dataset):
     return dataset
 
 
+@functools.lru_cache(maxsize=None)  # each worker loads a set once, not once a trial
 def recordings(dataset, root=None):
+    """The set's recordings of walking or running."""
     recs = load(dataset, root)
     if dataset == "sisfall":
         recs = [r for r in recs if r.meta["activity"] in SISFALL_GAITS]

@@ -122,6 +122,32 @@ def run_replay(trace, settings=None, timeout_s=None, progress=False, calibrate_s
     return report, data
 
 
+def run_calibration(trace, press_s=None, flash_dir=None, timeout_s=60):
+    """The device's own calibration over a trace, started by a long press
+    (held 1.6 s) at press_s in trace time or, when None, by the CALIBRATE
+    command as soon as the link answers. Returns (the device's CALIBRATION
+    reply: state, refusal, up and forward x1000 in sensor axes; the twin's
+    events: its buzzes)."""
+    presses = [(press_s, 1.6)] if press_s is not None else []
+    with Twin(trace, flash_dir=flash_dir, presses=presses, stop_at_end=False) as twin:
+        client = Client(open_port(twin.port))
+        try:
+            client.hello()
+            if press_s is None:
+                client.calibrate()
+            deadline = time.monotonic() + timeout_s
+            while time.monotonic() < deadline:
+                c = client.calibration()
+                if c["state"] != 1 and (c["refusal"] or c["state"] == 2):  # no longer running, and ran
+                    return c, twin.events()
+                if not twin.alive():
+                    raise LinkError("the firmware stopped on the twin:\n" + twin.stderr_tail())
+                time.sleep(0.05)
+            raise LinkError(f"the calibration did not finish within {timeout_s:.0f} s")
+        finally:
+            client.close()
+
+
 def _with_twin_traceback(twin, fn, *args, **kw):
     """fn(...); a link error from a twin that died says why it died."""
     try:

@@ -1,0 +1,138 @@
+"""`retrostride bench calibration` (part of `make bench-retro`): the device's
+own calibration (stand tall, then walk ten steps forward) on every shared
+recording that begins standing still and then walks or jogs off, through
+the shipped firmware on the twin, against the set's known forward axis.
+
+Direction is only as good as the forward axis the runner's calibration
+gives, and the there-and-back benchmark hands the firmware the set's own
+axis; this is the part it leaves out. Each start gets 3.5 s of standing
+first (its own first second's posture) with a long press in it, so the
+calibration's still part is over before the recording moves; the
+calibration's walk is then the recording's own stand and walk-off. Scored:
+the angle between the device's forward and the set's forward axis made
+horizontal against the device's upright; then the same recording replayed
+with that calibration, and with the set's own axis, the share of its steps
+read forward (the first 2 strides left out, as in `bench retro`)."""
+from concurrent.futures import ProcessPoolExecutor
+
+import numpy as np
+from rsproto import catalogue as cat
+
+from ..recordings.datasets import FORWARD_AXIS
+from ..recordings.trace import Trace, axis_vector
+from ..twin.replay import run_calibration, run_replay
+from .retro import EXCLUDED_STEPS, recordings
+
+LEAD_S = 3.5    # standing before the recording, the long press in it
+PRESS_S = 0.1   # the press starts here, held 1.6 s: the still part is 1.7-3.7 s
+STILL_G = (0.85, 1.15)  # the calibration's own rule for standing still
+STILL_DPS = 10.0
+REFUSALS = {code: name for name, code in cat.REFUSALS}
+
+
+def starts_standing(trace):
+    """Its first second still by the calibration's rule, and steps after it."""
+    first = trace.t < trace.t[0] + 1.0
+    g = np.linalg.norm(trace.accel[first], axis=1)
+    still = (g > STILL_G[0]).all() and (g < STILL_G[1]).all()
+    if trace.gyro is not None:
+        still = still and bool((np.abs(trace.gyro[first]) < STILL_DPS).all())
+    return bool(still) and trace.duration_s > 5.0
+
+
+def with_lead(trace, lead_s=LEAD_S):
+    """The recording after lead_s of standing in its first second's posture."""
+    rate = trace.rate_hz
+    n = int(lead_s * rate)
+    first = trace.t < trace.t[0] + 1.0
+    rng = np.random.default_rng(1)
+    accel = np.vstack([trace.accel[first].mean(axis=0) + rng.normal(0, 0.004, (n, 3)), trace.accel])
+    gyro = None if trace.gyro is None else np.vstack([rng.normal(0, 0.3, (n, 3)), trace.gyro])
+    t = np.concatenate([np.arange(n) / rate, lead_s + trace.t - trace.t[0]])
+    return Trace(t=t, accel=accel, gyro=gyro, meta={})
+
+
+def angle_to(reply, axis):
+    """Degrees between the device's forward and `axis` made horizontal against its upright."""
+    up = np.array([reply["up_x"], reply["up_y"], reply["up_z"]], dtype=float)
+    fwd = np.array([reply["fwd_x"], reply["fwd_y"], reply["fwd_z"]], dtype=float)
+    up /= np.linalg.norm(up)
+    want = axis - (axis @ up) * up
+    cos = fwd @ want / (np.linalg.norm(fwd) * np.linalg.norm(want))
+    return float(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))))
+
+
+def read_forward(trace, **calibrated):
+    """(steps scored, of them read forward) replaying the trace calibrated so."""
+    report, _ = run_replay(trace, **calibrated)
+    kept = report["steps"][EXCLUDED_STEPS:]
+    return len(kept), sum(s["direction"] == "forward" for s in kept)
+
+
+def score_start(rec, dataset):
+    """{"name", "refusal" (None when calibrated), "angle_deg", "steps" scored
+    and of them "forward" replayed with the device's calibration, and
+    "forward_set_axis" with the set's own axis}."""
+    trace = with_lead(rec.trace)
+    reply, _ = run_calibration(trace, press_s=PRESS_S)
+    out = {"name": rec.name, "refusal": None, "angle_deg": None, "steps": 0, "forward": 0, "forward_set_axis": 0}
+    if reply["refusal"]:
+        out["refusal"] = REFUSALS.get(reply["refusal"], str(reply["refusal"]))
+        return out
+    out["angle_deg"] = angle_to(reply, axis_vector(FORWARD_AXIS[dataset]))
+    calibration = [reply[k] for k in ("up_x", "up_y", "up_z", "fwd_x", "fwd_y", "fwd_z")]
+    out["steps"], out["forward"] = read_forward(trace, settings={"calibration": calibration})
+    trace.meta["forward_axis"] = FORWARD_AXIS[dataset]
+    _, out["forward_set_axis"] = read_forward(trace, calibrate_s=1.0)
+    return out
+
+
+def starts(dataset, root=None):
+    """Indices of the set's walks and runs that start standing."""
+    return [i for i, r in enumerate(recordings(dataset, root)) if starts_standing(r.trace)]
+
+
+def _job(args):
+    dataset, root, index = args
+    return dataset, score_start(recordings(dataset, root)[index], dataset)
+
+
+def run(datasets=None, root=None, workers=2):
+    """{dataset: [score_start(...), ...]} over every recording that starts standing."""
+    datasets = datasets or list(FORWARD_AXIS)
+    jobs = [(d, root, i) for d in datasets for i in starts(d, root)]
+    out = {d: [] for d, _, _ in jobs}  # the sets with a standing start
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        for dataset, result in pool.map(_job, jobs):
+            out[dataset].append(result)
+    return out
+
+
+def rows(results):
+    out = []
+    for dataset, scored in results.items():
+        angles = np.array([s["angle_deg"] for s in scored if s["refusal"] is None])
+        refused = [s["refusal"] for s in scored if s["refusal"] is not None]
+        out.append({"set": dataset, "starts": len(scored), "calibrated": len(angles),
+                    "refused": {r: refused.count(r) for r in sorted(set(refused))},
+                    "median_deg": float(np.median(angles)) if len(angles) else float("nan"),
+                    "max_deg": float(angles.max()) if len(angles) else float("nan"),
+                    "within_30_deg": float(np.mean(angles <= 30)) if len(angles) else float("nan"),
+                    "backwards": int(np.sum(angles > 90)),
+                    "steps": sum(s["steps"] for s in scored),
+                    "read_forward": sum(s["forward"] for s in scored) / max(1, sum(s["steps"] for s in scored)),
+                    "read_forward_set_axis": sum(s["forward_set_axis"] for s in scored)
+                    / max(1, sum(s["steps"] for s in scored))})
+    return out
+
+
+def markdown(table):
+    lines = ["| set | starts standing | calibrated | refused | forward's error (median / max) "
+             "| within 30 deg | pointing backwards | replayed with it: steps read forward | ... with the set's axis |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in table:
+        refused = ", ".join(f"{k} {v}" for k, v in r["refused"].items()) or "none"
+        lines.append(f"| {r['set']} | {r['starts']} | {r['calibrated']} | {refused} "
+                     f"| {r['median_deg']:.1f} / {r['max_deg']:.1f} deg | {r['within_30_deg']:.2f} | {r['backwards']} "
+                     f"| {r['read_forward']:.3f} of {r['steps']} | {r['read_forward_set_axis']:.3f} |")
+    return "\n".join(lines) + "\n"
