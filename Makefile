@@ -50,9 +50,11 @@ bench-gait: $(STAMP)
 	$(BIN)/pip install -q -e '.[dev,bench]'
 	$(BIN)/retrostride bench gait --markdown build/bench-gait.md
 
-# direction per step on there-and-back traces of every shared set (the firmware on the twin)
+# direction per step on there-and-back traces of every shared set, and the forward axis the
+# device's own calibration finds on every real standing start (the firmware on the twin)
 bench-retro: $(STAMP)
 	$(BIN)/retrostride bench retro --markdown build/bench-retro.md
+	$(BIN)/retrostride bench calibration --markdown build/bench-calibration.md
 
 # install the firmware on a board over USB: precompiled .mpy for its architecture (both
 # profiles are Xtensa: xtensawin), main.py as source (the entry point). The app leaves the

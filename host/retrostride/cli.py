@@ -248,7 +248,7 @@ def cmd_capture(args):
     except DeviceError as e:
         if e.name == "NOT_CALIBRATED":
             raise ValueError("the device has no calibration, and a capture is only worth its forward axis: "
-                             "run `retrostride calibrate` (stand tall, then walk a few steps forward) first") from None
+                             "run `retrostride calibrate` (stand tall, then walk ten steps forward) first") from None
         raise
     finally:
         client.close()
@@ -313,7 +313,7 @@ def cmd_config(args):
 
 
 def cmd_calibrate(args):
-    """Stand tall and still for 2 s at the first buzz, walk a few steps forward at the triple buzz."""
+    """Stand tall and still for 2 s at the first buzz, walk ten steps forward at the triple buzz."""
     from rsproto import catalogue as cat
     from .device.sync import find_port
     refusals = {code: name for name, code in cat.REFUSALS}
@@ -321,7 +321,7 @@ def cmd_calibrate(args):
     try:
         client.hello()
         client.calibrate()
-        console.print("calibrating: stand tall and still, then at the triple buzz walk a few steps forward")
+        console.print("calibrating: stand tall and still, then at the triple buzz walk ten steps forward")
         deadline = time.monotonic() + args.timeout
         while time.monotonic() < deadline:
             c = client.calibration()
@@ -399,6 +399,26 @@ def cmd_bench_retro(args):
         Path(args.markdown).write_text(retro.markdown(table))
         Path(args.markdown).with_suffix(".json").write_text(retro.to_json(table))
         console.print(f"wrote {args.markdown} and its .json")
+    return 0
+
+
+def cmd_bench_calibration(args):
+    from .bench import calibration
+    table = calibration.rows(calibration.run(args.datasets, args.root, workers=args.workers))
+    out = Table(title="the device's calibration on real standing starts (the firmware on the twin)")
+    for col in ("set", "starts standing", "calibrated", "refused", "forward's error median / max (deg)",
+                "within 30 deg", "pointing backwards", "replayed with it: read forward", "... with the set's axis"):
+        out.add_column(col)
+    for r in table:
+        out.add_row(r["set"], str(r["starts"]), str(r["calibrated"]),
+                    ", ".join(f"{k} {v}" for k, v in r["refused"].items()) or "none",
+                    f"{r['median_deg']:.1f} / {r['max_deg']:.1f}", f"{r['within_30_deg']:.2f}", str(r["backwards"]),
+                    f"{r['read_forward']:.3f} of {r['steps']}", f"{r['read_forward_set_axis']:.3f}")
+    Console().print(out)
+    if args.markdown:
+        Path(args.markdown).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.markdown).write_text(calibration.markdown(table))
+        console.print(f"wrote {args.markdown}")
     return 0
 
 
@@ -562,6 +582,14 @@ def main(argv=None):
     add_rate_option(br)
     br.add_argument("--quiet", action="store_true", help="no progress bar")
     br.set_defaults(func=cmd_bench_retro)
+
+    bc = bsub.add_parser("calibration", help="the device's calibration (stand, then walk) on every real standing "
+                         "start, against the set's forward axis")
+    bc.add_argument("--datasets", nargs="+", choices=["alcantara", "voisard", "mobgap", "sisfall"])
+    bc.add_argument("--root", help="folder holding the sets (default ../shared/traces)")
+    bc.add_argument("--markdown", help="also write the table here as Markdown")
+    bc.add_argument("--workers", type=int, default=2, help="twins at once (default 2)")
+    bc.set_defaults(func=cmd_bench_calibration)
 
     m = sub.add_parser("demo", help="replay a default trace end to end")
     m.add_argument("--generated", action="store_true", help="use the built-in generated trace")
