@@ -13,7 +13,8 @@ _REFUSE_NO_FORWARD = const(4)
 _REFUSE_NO_STEPS = const(3)
 
 # calibration phases
-_STILL_S = const(2)       # stand tall this long ...
+_SETTLE_S = const(6)      # within this long of the press (the hand leaves the clip) ...
+_STILL_S = const(2)       # ... stand tall this long ...
 _WALK_S = const(15)       # ... then within this long walk ten steps forward:
 _OFF_STEPS = const(2)     # the first steps start off (neither gait's loop) ...
 _STEPS = const(8)         # ... the loop is summed from the 2nd step to the 8th
@@ -35,11 +36,11 @@ REFUSED = ((600, 250, 120), (600, 250, 120, 150, 120),
 
 
 class Calibration:
-    """Stand tall and still for 2 s (the upright), then walk ten steps
-    forward (the forward axis). Refused, with the previous calibration kept,
-    when moving during the still part, when the walking posture is more than
-    30 deg from the still one (lying down, bent over), without 8 steps in
-    15 s, or without a clear forward.
+    """Stand tall and still for 2 s (the upright) within 6 s of the press,
+    then walk ten steps forward (the forward axis). Refused, with the
+    previous calibration kept, when not still for 2 s within those 6 s,
+    when the walking posture is more than 30 deg from the still one (lying
+    down, bent over), without 8 steps in 15 s, or without a clear forward.
 
     Forward is found by the physics the direction of travel is read by
     (direction.py): the ground brakes the body, then propels it, so the
@@ -58,6 +59,7 @@ class Calibration:
         self.det = det    # its low-passed vertical, bounce and cadence
         self.still_lsb = _STILL_DPS * 1000 // tilt.gyro_mdps
         self.phase = 0
+        self.waited = 0   # samples since the press
         self.n = 0
         self.steps = 0
         self.sx = 0
@@ -86,8 +88,13 @@ class Calibration:
         if self.phase == 0:
             a2 = ax * ax + ay * ay + az * az
             w = self.still_lsb
+            self.waited += 1
             if not _G_LOW2 <= a2 <= _G_HIGH2 or not (-w < wx < w and -w < wy < w and -w < wz < w):
-                return _REFUSE_MOVING
+                if self.waited >= _SETTLE_S * self.odr:
+                    return _REFUSE_MOVING
+                self.n = 0  # still from here on, perhaps
+                self.sx = self.sy = self.sz = 0
+                return 0
             if self.n >= _STILL_S * self.odr:
                 n = self.n
                 self.ux = self.sx // n

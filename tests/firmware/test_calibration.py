@@ -31,11 +31,11 @@ def still_then(trace, seconds, up):
                  accel=np.vstack([s.accel, trace.accel]), gyro=np.vstack([s.gyro, g2]), meta=dict(trace.meta))
 
 
-def running_from_rest(up=(0.0, 0.0, 1.0), rate_hz=200.0):
-    """Standing still (gravity along `up`) for 4 s, then running off forwards
-    (+x) from rest: the generated run in body axes."""
+def running_from_rest(up=(0.0, 0.0, 1.0), rate_hz=200.0, still_s=4.0):
+    """Standing still (gravity along `up`) for still_s, then running off
+    forwards (+x) from rest: the generated run in body axes."""
     trace, _ = generated_run(seconds=16.0, rate_hz=rate_hz, from_rest=True, mounted=False)
-    return still_then(trace, 4.0, up)
+    return still_then(trace, still_s, up)
 
 
 def test_long_press_calibrates_upright_and_forward(tmp_path):
@@ -61,6 +61,19 @@ def test_calibration_while_moving_is_refused_and_the_old_one_kept(tmp_path):
     c, _ = run_calibration(running, flash_dir=tmp_path)
     assert c["refusal"] == REFUSAL["MOVING"]
     assert c["state"] == 2 and [c["fwd_x"], c["fwd_y"], c["fwd_z"]] == [0, 1000, 0]
+
+
+def test_a_jostle_after_the_press_only_delays_the_still_part(tmp_path):
+    """The hand leaving the clip shakes it: the 2 s of standing start once
+    the wearer is still, within 6 s of the press."""
+    trace = running_from_rest(still_s=6.0)
+    rng = np.random.default_rng(2)
+    jostle = (trace.t > 2.0) & (trace.t < 3.0)  # after the press's release at 1.9 s
+    trace.accel[jostle] += rng.normal(0, 0.3, (int(jostle.sum()), 3))
+    trace.gyro[jostle] += rng.normal(0, 60, (int(jostle.sum()), 3))
+    c, _ = run_calibration(trace, press_s=0.3, flash_dir=tmp_path)
+    assert c["state"] == 2 and c["refusal"] == 0
+    assert np.array([c["fwd_x"], c["fwd_y"], c["fwd_z"]]) @ [1, 0, 0] > 900
 
 
 def test_calibration_lying_down_is_refused(tmp_path):
