@@ -6,11 +6,11 @@ import pytest
 
 from retrostride.bench import calibration as bench
 from retrostride.recordings.generated import generated_run
-from retrostride.recordings.trace import Trace
+from retrostride.recordings.trace import Trace, rotate
 from retrostride.twin.replay import run_calibration
 from rsproto import catalogue as cat
 
-from tests.helpers import needs_shared, on_cpython_and_vm
+from tests.helpers import UPSIDE_DOWN_TURNED, needs_shared, on_cpython_and_vm
 
 REFUSAL = {name: code for name, code in cat.REFUSALS}
 
@@ -61,6 +61,17 @@ def test_calibration_while_moving_is_refused_and_the_old_one_kept(tmp_path):
     c, _ = run_calibration(running, flash_dir=tmp_path)
     assert c["refusal"] == REFUSAL["MOVING"]
     assert c["state"] == 2 and [c["fwd_x"], c["fwd_y"], c["fwd_z"]] == [0, 1000, 0]
+
+
+def test_any_mounting_finds_the_same_forward(tmp_path):
+    """The clip in any orientation: the upright and the forward are found in
+    the sensor's axes, wherever those point."""
+    c, _ = run_calibration(rotate(running_from_rest(), UPSIDE_DOWN_TURNED), press_s=0.3, flash_dir=tmp_path)
+    assert c["state"] == 2 and c["refusal"] == 0
+    up = np.array([c["up_x"], c["up_y"], c["up_z"]]) / 1000
+    fwd = np.array([c["fwd_x"], c["fwd_y"], c["fwd_z"]]) / 1000
+    assert up @ (UPSIDE_DOWN_TURNED @ [0, 0, 1]) > 0.99
+    assert fwd @ (UPSIDE_DOWN_TURNED @ [1, 0, 0]) > 0.9, fwd
 
 
 def test_a_jostle_after_the_press_only_delays_the_still_part(tmp_path):
