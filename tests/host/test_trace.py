@@ -88,6 +88,8 @@ def test_a_slower_sensor_keeps_the_stride_and_drops_what_it_cannot_sample():
     assert out.rate_hz == pytest.approx(50.0) and len(out.t) == 500 and out.gyro.shape == (500, 3)
     inner = slice(25, -25)  # the filter's edges aside
     assert np.abs(out.accel[inner, 0] - 0.3 * np.sin(2 * np.pi * 2.8 * out.t[inner])).max() < 0.02
+    # ... and at the edges gravity stays gravity (a recording starts standing: no jolt)
+    assert np.abs(out.accel[:, 2] - 1.0).max() < 0.01
     assert slower_sensor(trace, 400.0) is trace  # no faster than it was recorded
 
 

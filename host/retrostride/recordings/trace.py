@@ -272,8 +272,10 @@ def slower_sensor(trace, rate_hz):
     def channels(x):
         return np.column_stack([np.interp(even, trace.t, x[:, j]) for j in range(x.shape[1])])
     ratio = Fraction(rate_hz * step).limit_denominator(100)
-    accel = resample_poly(channels(trace.accel), ratio.numerator, ratio.denominator, axis=0)
-    gyro = None if trace.gyro is None else resample_poly(channels(trace.gyro), ratio.numerator, ratio.denominator,
-                                                         axis=0)
+
+    def resampled(x):  # padded at the ends with their own trend, not zeros: gravity has no edge
+        return resample_poly(channels(x), ratio.numerator, ratio.denominator, axis=0, padtype="line")
+    accel = resampled(trace.accel)
+    gyro = None if trace.gyro is None else resampled(trace.gyro)
     t = trace.t[0] + np.arange(len(accel)) * (step / float(ratio))
     return Trace(t=t, accel=accel, gyro=gyro, meta=dict(trace.meta))
