@@ -404,7 +404,7 @@ def cmd_bench_retro(args):
 
 def cmd_bench_calibration(args):
     from .bench import calibration
-    table = calibration.rows(calibration.run(args.datasets, args.root, workers=args.workers))
+    table = calibration.rows(calibration.run(args.datasets, args.root, workers=args.workers, rate_hz=args.rate_hz))
     out = Table(title="the device's calibration on real standing starts (the firmware on the twin)")
     for col in ("set", "starts standing", "calibrated", "refused", "forward's error median / max (deg)",
                 "within 30 deg", "pointing backwards", "replayed with it: read forward", "... with the set's axis"):
@@ -589,6 +589,7 @@ def main(argv=None):
     bc.add_argument("--root", help="folder holding the sets (default ../shared/traces)")
     bc.add_argument("--markdown", help="also write the table here as Markdown")
     bc.add_argument("--workers", type=int, default=2, help="twins at once (default 2)")
+    add_rate_option(bc)
     bc.set_defaults(func=cmd_bench_calibration)
 
     m = sub.add_parser("demo", help="replay a default trace end to end")

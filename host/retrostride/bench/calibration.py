@@ -19,7 +19,7 @@ import numpy as np
 from rsproto import catalogue as cat
 
 from ..recordings.datasets import FORWARD_AXIS
-from ..recordings.trace import Trace, axis_vector
+from ..recordings.trace import Trace, axis_vector, slower_sensor
 from ..twin.replay import run_calibration, run_replay
 from .retro import EXCLUDED_STEPS, recordings
 
@@ -69,11 +69,11 @@ def read_forward(trace, **calibrated):
     return len(kept), sum(s["direction"] == "forward" for s in kept)
 
 
-def score_start(rec, dataset):
+def score_start(rec, dataset, rate_hz=None):
     """{"name", "refusal" (None when calibrated), "angle_deg", "steps" scored
     and of them "forward" replayed with the device's calibration, and
     "forward_set_axis" with the set's own axis}."""
-    trace = with_lead(rec.trace)
+    trace = with_lead(slower_sensor(rec.trace, rate_hz) if rate_hz else rec.trace)
     reply, _ = run_calibration(trace, press_s=PRESS_S)
     out = {"name": rec.name, "refusal": None, "angle_deg": None, "steps": 0, "forward": 0, "forward_set_axis": 0}
     if reply["refusal"]:
@@ -93,15 +93,16 @@ def starts(dataset, root=None):
 
 
 def _job(args):
-    dataset, root, index = args
-    return dataset, score_start(recordings(dataset, root)[index], dataset)
+    dataset, root, index, rate_hz = args
+    return dataset, score_start(recordings(dataset, root)[index], dataset, rate_hz)
 
 
-def run(datasets=None, root=None, workers=2):
-    """{dataset: [score_start(...), ...]} over every recording that starts standing."""
+def run(datasets=None, root=None, workers=2, rate_hz=None):
+    """{dataset: [score_start(...), ...]} over every recording that starts
+    standing; rate_hz: as recorded by a slower sensor."""
     datasets = datasets or list(FORWARD_AXIS)
-    jobs = [(d, root, i) for d in datasets for i in starts(d, root)]
-    out = {d: [] for d, _, _ in jobs}  # the sets with a standing start
+    jobs = [(d, root, i, rate_hz) for d in datasets for i in starts(d, root)]
+    out = {d: [] for d, _, _, _ in jobs}  # the sets with a standing start
     with ProcessPoolExecutor(max_workers=workers) as pool:
         for dataset, result in pool.map(_job, jobs):
             out[dataset].append(result)
