@@ -31,7 +31,7 @@ REFUSALS = {code: name for name, code in cat.REFUSALS}
 
 
 def starts_standing(trace):
-    """Its first second still by the calibration's rule, and steps after it."""
+    """Its first second still by the calibration's rule (of a walk or a jog: one that starts standing)."""
     first = trace.t < trace.t[0] + 1.0
     g = np.linalg.norm(trace.accel[first], axis=1)
     still = (g > STILL_G[0]).all() and (g < STILL_G[1]).all()
