@@ -5,10 +5,10 @@ the shipped firmware on the twin, against the set's known forward axis.
 
 Direction is only as good as the forward axis the runner's calibration
 gives, and the there-and-back benchmark hands the firmware the set's own
-axis; this is the part it leaves out. Each start gets 3.5 s of standing
-first (its own first second's posture) with a long press in it, so the
-calibration's still part is over before the recording moves; the
-calibration's walk is then the recording's own stand and walk-off. Scored:
+axis; this is the part it leaves out. Each start gets 4 s of standing
+first (its own first half second's posture) with a long press in it, so
+the calibration's still part is over before the recording begins; the
+calibration's walk is then the recording's own start. Scored:
 the angle between the device's forward and the set's forward axis made
 horizontal against the device's upright; then the same recording replayed
 with that calibration, and with the set's own axis, the share of its steps
@@ -23,28 +23,29 @@ from ..recordings.trace import Trace, axis_vector, slower_sensor
 from ..twin.replay import run_calibration, run_replay
 from .retro import EXCLUDED_STEPS, recordings
 
-LEAD_S = 3.5    # standing before the recording, the long press in it
-PRESS_S = 0.1   # the press starts here, held 1.6 s: the still part is 1.7-3.7 s
-STILL_G = (0.85, 1.15)  # the calibration's own rule for standing still
-STILL_DPS = 10.0
+LEAD_S = 4.0    # standing before the recording, the long press in it
+PRESS_S = 0.3   # the press starts here, held 1.6 s: the still part is 1.9-3.9 s, before the recording
+QUIET_S = 0.5   # a recording starts standing when its first half second is quiet:
+QUIET_G = (0.85, 1.15)  # within the calibration's own bounds of gravity,
+QUIET_DPS = 40.0        # turning no faster than a fidget (a stride's trunk turns faster)
 REFUSALS = {code: name for name, code in cat.REFUSALS}
 
 
 def starts_standing(trace):
-    """Its first second still by the calibration's rule (of a walk or a jog: one that starts standing)."""
-    first = trace.t < trace.t[0] + 1.0
+    """A walk or a jog that starts standing: its first half second quiet."""
+    first = trace.t < trace.t[0] + QUIET_S
     g = np.linalg.norm(trace.accel[first], axis=1)
-    still = (g > STILL_G[0]).all() and (g < STILL_G[1]).all()
+    quiet = (g > QUIET_G[0]).all() and (g < QUIET_G[1]).all()
     if trace.gyro is not None:
-        still = still and bool((np.abs(trace.gyro[first]) < STILL_DPS).all())
-    return bool(still) and trace.duration_s > 5.0
+        quiet = quiet and bool((np.abs(trace.gyro[first]) < QUIET_DPS).all())
+    return bool(quiet) and trace.duration_s > 5.0
 
 
 def with_lead(trace, lead_s=LEAD_S):
-    """The recording after lead_s of standing in its first second's posture."""
+    """The recording after lead_s of standing in its first half second's posture."""
     rate = trace.rate_hz
     n = int(lead_s * rate)
-    first = trace.t < trace.t[0] + 1.0
+    first = trace.t < trace.t[0] + QUIET_S
     rng = np.random.default_rng(1)
     accel = np.vstack([trace.accel[first].mean(axis=0) + rng.normal(0, 0.004, (n, 3)), trace.accel])
     gyro = None if trace.gyro is None else np.vstack([rng.normal(0, 0.3, (n, 3)), trace.gyro])
