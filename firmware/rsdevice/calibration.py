@@ -3,7 +3,7 @@
 # this module only then and drops it after: a run never holds its code in RAM.
 from micropython import const
 
-from .direction import FLIGHT_MG, mechanics
+from .direction import mechanics
 from .gait import isqrt
 
 # protocol constants named in this module, written by `make protocol` from the catalogue
@@ -25,6 +25,7 @@ _COS_UPRIGHT = const(14189)    # cos 30 deg, Q14: walking posture vs the still o
 _CLEAR_SHIFT = const(4)        # the loop's size at least 1/16 of its products' magnitudes
 _H_MAX = const(4000)      # mg, and mg per sample: the products stay small ints
 _DV_MAX = const(2000)
+_FLIGHT_MG = const(-650)  # airborne, as direction.py counts it (a private const costs no RAM)
 
 # buzz patterns of the calibration (Lumo Lift confirms with 3 buzzes)
 BEGIN = (120,)                              # stand tall
@@ -148,7 +149,7 @@ class Calibration:
         self.lz += pz
         self.mag += abs(px) + abs(py) + abs(pz)
         self.loop_n += 1
-        if lp < FLIGHT_MG:
+        if lp < _FLIGHT_MG:
             self.air += 1
 
     def filtered(self, k, a):

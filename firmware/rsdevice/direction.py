@@ -20,7 +20,7 @@ _MEAN_SHIFT = const(6)    # ... less its own mean over ~0.6 s (gravity leaking i
 _AP_MAX = const(4000)     # mg: products stay small ints on a 32-bit port
 _DV_MAX = const(2000)     # mg per sample
 _SUM_MAX = const(1 << 28)
-FLIGHT_MG = const(-650)  # under 0.35 g: the legs carry a third of the weight or less, airborne
+_FLIGHT_MG = const(-650)  # under 0.35 g: the legs carry a third of the weight or less, airborne
 # Signs of the mechanics, each +1 (a spring: running), -1 (a pendulum:
 # walking) or 0 (either): from 15 % of a step airborne (+1; under 4 %: -1),
 # a bounce from 1 g above gravity (the legs push 2x the weight; +1) or under
@@ -199,7 +199,7 @@ class Direction:
         loop = int(self.loop) + p
         mag = int(self.mag) + (p if p > 0 else -p)
         self.n = int(self.n) + 1
-        if v < FLIGHT_MG:
+        if v < _FLIGHT_MG:
             self.air = int(self.air) + 1
         if mag > _SUM_MAX:  # no step for a long while: keep the sums small
             loop >>= 1
