@@ -29,8 +29,8 @@ _FLIGHT_MG = const(-650)  # airborne, as direction.py counts it (a private const
 
 # buzz patterns of the calibration (Lumo Lift confirms with 3 buzzes)
 BEGIN = (120,)                              # stand tall
-WALK = (120, 120, 120)                      # now walk ten steps forward
-DONE = (150, 100, 150, 100, 150)
+WALK = (120, 120, 120)                      # two buzzes: now walk ten steps forward
+DONE = (150, 100, 150, 100, 150)            # three: calibrated
 # refused: one long buzz, then as many short ones as the reason's code
 REFUSED = ((600, 250, 120), (600, 250, 120, 150, 120),
            (600, 250, 120, 150, 120, 150, 120), (600, 250, 120, 150, 120, 150, 120, 150, 120))

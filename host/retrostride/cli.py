@@ -313,7 +313,7 @@ def cmd_config(args):
 
 
 def cmd_calibrate(args):
-    """Stand tall and still for 2 s at the first buzz, walk ten steps forward at the triple buzz."""
+    """Stand tall and still for 2 s at the first buzz, walk ten steps forward at the double buzz."""
     from rsproto import catalogue as cat
     from .device.sync import find_port
     refusals = {code: name for name, code in cat.REFUSALS}
@@ -321,7 +321,7 @@ def cmd_calibrate(args):
     try:
         client.hello()
         client.calibrate()
-        console.print("calibrating: stand tall and still, then at the triple buzz walk ten steps forward")
+        console.print("calibrating: stand tall and still, then at the double buzz walk ten steps forward")
         deadline = time.monotonic() + args.timeout
         while time.monotonic() < deadline:
             c = client.calibration()
