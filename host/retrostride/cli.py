@@ -384,16 +384,7 @@ def cmd_bench_retro(args):
     if args.captures:
         results.update(retro.run_captures(sorted(Path(args.captures).glob("*.csv"))))
     table = retro.rows(results)
-    out = Table(title="direction per step on there-and-back traces (the firmware on the twin)")
-    for col in ("set", "trials", "forward right", "backward right", "unknown", "latency steps (med/max)",
-                "turns in 2 strides", "played normally: backward"):
-        out.add_column(col)
-    for r in table:
-        out.add_row(r["set"], str(r["trials"]), f"{r['forward_right']:.3f} ({r['forward_steps']})",
-                    f"{r['backward_right']:.3f} ({r['backward_steps']})", str(r["unknown"]),
-                    f"{r['latency_median_steps']:.0f} / {r['latency_max_steps']}",
-                    f"{r['turns_decided_in_2_strides']:.2f}", f"{r['plain_backward_share']:.4f} of {r['plain_steps']}")
-    Console().print(out)
+    retro.print_table(table, "direction per step on there-and-back traces (the firmware on the twin)")
     if args.markdown:
         Path(args.markdown).parent.mkdir(parents=True, exist_ok=True)
         Path(args.markdown).write_text(retro.markdown(table))
@@ -405,16 +396,7 @@ def cmd_bench_retro(args):
 def cmd_bench_calibration(args):
     from .bench import calibration
     table = calibration.rows(calibration.run(args.datasets, args.root, workers=args.workers, rate_hz=args.rate_hz))
-    out = Table(title="the device's calibration on real standing starts (the firmware on the twin)")
-    for col in ("set", "starts standing", "calibrated", "refused", "forward's error median / max (deg)",
-                "within 30 deg", "pointing backwards", "replayed with it: read forward", "... with the set's axis"):
-        out.add_column(col)
-    for r in table:
-        out.add_row(r["set"], str(r["starts"]), str(r["calibrated"]),
-                    ", ".join(f"{k} {v}" for k, v in r["refused"].items()) or "none",
-                    f"{r['median_deg']:.1f} / {r['max_deg']:.1f}", f"{r['within_30_deg']:.2f}", str(r["backwards"]),
-                    f"{r['read_forward']:.3f} of {r['steps']}", f"{r['read_forward_set_axis']:.3f}")
-    Console().print(out)
+    calibration.print_table(table)
     if args.markdown:
         Path(args.markdown).parent.mkdir(parents=True, exist_ok=True)
         Path(args.markdown).write_text(calibration.markdown(table))

@@ -90,6 +90,13 @@ def test_bench_retro_scores_labelled_captures(tmp_path):
     (row,) = rows(run_captures(sorted((tmp_path / "caps").glob("*.csv"))))
     assert row["trials"] == 1 and row["forward_steps"] > 30 and row["forward_right"] > 0.97
     assert row["backward_steps"] == 0
+    # the command itself: the table on the terminal and in Markdown
+    from retrostride.cli import main
+    md = tmp_path / "bench-retro.md"
+    assert main(["bench", "retro", "--captures-only", "--captures", str(tmp_path / "caps"), "--markdown", str(md)]) == 0
+    lines = md.read_text().splitlines()
+    assert lines[0].startswith("| set | trials | forward right |") and len(lines) == 3
+    assert lines[2].startswith("| captures (real, labelled) | 1 | %.3f (%d) |" % (row["forward_right"], row["forward_steps"]))
 
 
 def test_a_capture_without_calibration_is_refused_and_nothing_recorded(tmp_path):

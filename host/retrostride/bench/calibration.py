@@ -21,6 +21,7 @@ from rsproto import catalogue as cat
 from ..recordings.datasets import FORWARD_AXIS
 from ..recordings.trace import Trace, axis_vector, slower_sensor
 from ..twin.replay import run_calibration, run_replay
+from . import retro
 from .retro import EXCLUDED_STEPS, recordings
 
 LEAD_S = 4.0    # standing before the recording, the long press in it
@@ -128,13 +129,22 @@ def rows(results):
     return out
 
 
+HEADER = ("set", "starts standing", "calibrated", "refused", "forward's error (median / max)", "within 30 deg",
+          "pointing backwards", "replayed with it: steps read forward", "... with the set's axis")
+
+
+def cells(r):
+    """One row of `rows()` as the table's cells."""
+    refused = ", ".join(f"{k} {v}" for k, v in r["refused"].items()) or "none"
+    return (r["set"], str(r["starts"]), str(r["calibrated"]), refused,
+            f"{r['median_deg']:.1f} / {r['max_deg']:.1f} deg", f"{r['within_30_deg']:.2f}", str(r["backwards"]),
+            f"{r['read_forward']:.3f} of {r['steps']}", f"{r['read_forward_set_axis']:.3f}")
+
+
 def markdown(table):
-    lines = ["| set | starts standing | calibrated | refused | forward's error (median / max) "
-             "| within 30 deg | pointing backwards | replayed with it: steps read forward | ... with the set's axis |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    for r in table:
-        refused = ", ".join(f"{k} {v}" for k, v in r["refused"].items()) or "none"
-        lines.append(f"| {r['set']} | {r['starts']} | {r['calibrated']} | {refused} "
-                     f"| {r['median_deg']:.1f} / {r['max_deg']:.1f} deg | {r['within_30_deg']:.2f} | {r['backwards']} "
-                     f"| {r['read_forward']:.3f} of {r['steps']} | {r['read_forward_set_axis']:.3f} |")
-    return "\n".join(lines) + "\n"
+    return retro.markdown(table, HEADER, cells)
+
+
+def print_table(table, console=None):
+    retro.print_table(table, "the device's calibration on real standing starts (the firmware on the twin)",
+                      HEADER, cells, console)

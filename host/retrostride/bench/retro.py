@@ -186,16 +186,35 @@ def rows(results):
     return out
 
 
-def markdown(table):
-    lines = ["| set | trials | forward right | backward right | unknown | decision latency (steps, median / max) "
-             "| turns decided within 2 strides | played normally: read backward |", "|---|---|---|---|---|---|---|---|"]
-    for r in table:
-        lines.append(f"| {r['set']} | {r['trials']} | {r['forward_right']:.3f} ({r['forward_steps']}) "
-                     f"| {r['backward_right']:.3f} ({r['backward_steps']}) | {r['unknown']} "
-                     f"| {r['latency_median_steps']:.0f} / {r['latency_max_steps']} "
-                     f"| {r['turns_decided_in_2_strides']:.2f} "
-                     f"| {r['plain_backward_share']:.4f} of {r['plain_steps']} |")
+HEADER = ("set", "trials", "forward right", "backward right", "unknown", "decision latency (steps, median / max)",
+          "turns decided within 2 strides", "played normally: read backward")
+
+
+def cells(r):
+    """One row of `rows()` as the table's cells."""
+    return (r["set"], str(r["trials"]), f"{r['forward_right']:.3f} ({r['forward_steps']})",
+            f"{r['backward_right']:.3f} ({r['backward_steps']})", str(r["unknown"]),
+            f"{r['latency_median_steps']:.0f} / {r['latency_max_steps']}",
+            f"{r['turns_decided_in_2_strides']:.2f}", f"{r['plain_backward_share']:.4f} of {r['plain_steps']}")
+
+
+def markdown(table, header=HEADER, cells=cells):
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cells(r)) + " |" for r in table]
     return "\n".join(lines) + "\n"
+
+
+def print_table(table, title, header=HEADER, cells=cells, console=None):
+    """The table on the terminal (at least 150 columns wide, so no cell is cut)."""
+    from rich.console import Console
+    from rich.table import Table
+    console = console or Console()
+    out = Table(title=title)
+    for h in header:
+        out.add_column(h)
+    for r in table:
+        out.add_row(*cells(r))
+    Console(width=max(150, console.width), file=console.file).print(out)
 
 
 def to_json(table):
