@@ -394,13 +394,14 @@ def cmd_bench_retro(args):
 
 
 def cmd_bench_calibration(args):
-    from .bench import calibration
+    from .bench import calibration, retro
     table = calibration.rows(calibration.run(args.datasets, args.root, workers=args.workers, rate_hz=args.rate_hz))
     calibration.print_table(table)
     if args.markdown:
         Path(args.markdown).parent.mkdir(parents=True, exist_ok=True)
         Path(args.markdown).write_text(calibration.markdown(table))
-        console.print(f"wrote {args.markdown}")
+        Path(args.markdown).with_suffix(".json").write_text(retro.to_json(table))
+        console.print(f"wrote {args.markdown} and its .json")
     return 0
 
 
@@ -569,7 +570,7 @@ def main(argv=None):
                          "start, against the set's forward axis")
     bc.add_argument("--datasets", nargs="+", choices=["alcantara", "voisard", "mobgap", "sisfall"])
     bc.add_argument("--root", help="folder holding the sets (default ../shared/traces)")
-    bc.add_argument("--markdown", help="also write the table here as Markdown")
+    bc.add_argument("--markdown", help="also write the table here as Markdown (and .json beside it)")
     bc.add_argument("--workers", type=int, default=2, help="twins at once (default 2)")
     add_rate_option(bc)
     bc.set_defaults(func=cmd_bench_calibration)
