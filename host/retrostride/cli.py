@@ -524,7 +524,9 @@ def main(argv=None):
 
     cb = sub.add_parser("calibrate", help="calibrate the upright and forward on the device")
     cb.add_argument("--port")
-    cb.add_argument("--timeout", type=float, default=30.0)
+    cb.add_argument("--timeout", type=float, default=30.0,
+                    help="seconds to wait for it (default 30; the device needs at most 23: 6 to stand "
+                         "still for 2, then 15 for the walk)")
     cb.set_defaults(func=cmd_calibrate)
 
     d = sub.add_parser("datasets", help="write a public set as trace CSVs + reference steps")
