@@ -127,7 +127,8 @@ def run_calibration(trace, press_s=None, flash_dir=None, timeout_s=60):
     (held 1.6 s) at press_s in trace time or, when None, by the CALIBRATE
     command as soon as the link answers. Returns (the device's CALIBRATION
     reply: state, refusal, up and forward x1000 in sensor axes; the twin's
-    events: its buzzes)."""
+    events: its buzzes). A press wants a flash with no calibration yet: one
+    already there would end the wait before the press."""
     presses = [(press_s, 1.6)] if press_s is not None else []
     with Twin(trace, flash_dir=flash_dir, presses=presses, stop_at_end=False) as twin:
         client = Client(open_port(twin.port))
