@@ -6,8 +6,10 @@ import pytest
 
 from retrostride.bench import calibration as bench
 from retrostride.recordings.generated import generated_run
-from retrostride.recordings.trace import Trace, rotate
-from retrostride.twin.replay import run_calibration
+from retrostride.bench.retro import recordings
+from retrostride.recordings.datasets import FORWARD_AXIS
+from retrostride.recordings.trace import Trace, add_lean, axis_vector, rotate
+from retrostride.twin.replay import run_calibration, run_replay
 from rsproto import catalogue as cat
 
 from tests.helpers import UPSIDE_DOWN_TURNED, needs_shared, on_cpython_and_vm
@@ -147,3 +149,33 @@ def test_real_starts_give_the_sets_forward():
     own = sum(s["forward"] for s in scored) / steps
     given = sum(s["forward_set_axis"] for s in scored) / steps
     assert own >= given - 0.02, (own, given)
+
+
+@needs_shared
+def test_the_slouch_coach_on_the_devices_own_calibration():
+    """Every SisFall jog that starts standing, calibrated by a press on the
+    twin: the jog raises no alert, and a 15 deg slump (forward as the set
+    knows it, reached within a second) added halfway alerts within the hold
+    and 2 s. A calibration pointing backwards would read the slump as
+    leaning back."""
+    jogs = [recordings("sisfall")[i] for i in bench.starts("sisfall")]
+    jogs = [r for r in jogs if r.meta["activity"] in ("D03", "D04")]
+    hold = 5
+    alerts, seconds, in_time = 0, 0.0, []
+    for rec in jogs:
+        trace = bench.with_lead(rec.trace)
+        reply, _ = run_calibration(trace, press_s=bench.PRESS_S)
+        cal = [reply[k] for k in ("up_x", "up_y", "up_z", "fwd_x", "fwd_y", "fwd_z")]
+        plain, _ = run_replay(trace, settings={"calibration": cal})
+        alerts += len(plain["alerts"])
+        seconds += trace.duration_s
+        half = trace.t[-1] / 2
+        slumped = add_lean(trace, 15.0 * np.clip((trace.t - half) / 1.0, 0, 1), axis_vector(FORWARD_AXIS["sisfall"]))
+        report, _ = run_replay(slumped, settings={"calibration": cal})
+        after = [a["start"] - half for a in report["alerts"] if a["start"] >= half]
+        in_time.append(bool(after) and after[0] <= hold + 2)
+    print(f"\n{len(jogs)} jogs calibrated by the device: {alerts} alert(s) in {seconds / 3600:.2f} h of plain jogging; "
+          f"a slump alerted in time in {sum(in_time)}")
+    assert len(jogs) >= 5
+    assert alerts / (seconds / 3600) <= 1.0
+    assert np.mean(in_time) >= 0.9
