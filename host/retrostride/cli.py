@@ -385,23 +385,25 @@ def cmd_bench_retro(args):
         results.update(retro.run_captures(sorted(Path(args.captures).glob("*.csv"))))
     table = retro.rows(results)
     retro.print_table(table, "direction per step on there-and-back traces (the firmware on the twin)")
-    if args.markdown:
-        Path(args.markdown).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.markdown).write_text(retro.markdown(table))
-        Path(args.markdown).with_suffix(".json").write_text(retro.to_json(table))
-        console.print(f"wrote {args.markdown} and its .json")
+    write_bench_table(args.markdown, retro.markdown(table), table)
     return 0
 
 
+def write_bench_table(markdown_path, markdown, table):
+    """A benchmark's table as Markdown at markdown_path (when given), its rows as JSON beside it."""
+    if markdown_path:
+        path = Path(markdown_path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(markdown)
+        path.with_suffix(".json").write_text(json.dumps(table, indent=1))
+        console.print(f"wrote {path} and its .json")
+
+
 def cmd_bench_calibration(args):
-    from .bench import calibration, retro
+    from .bench import calibration
     table = calibration.rows(calibration.run(args.datasets, args.root, workers=args.workers, rate_hz=args.rate_hz))
     calibration.print_table(table)
-    if args.markdown:
-        Path(args.markdown).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.markdown).write_text(calibration.markdown(table))
-        Path(args.markdown).with_suffix(".json").write_text(retro.to_json(table))
-        console.print(f"wrote {args.markdown} and its .json")
+    write_bench_table(args.markdown, calibration.markdown(table), table)
     return 0
 
 

@@ -15,7 +15,6 @@ is right and stays right for 4 steps (and the share of turns where that
 came within the 2 strides, by the 4th step). The forward half is the recording
 played normally, start included: the share of its steps read backward."""
 import functools
-import json
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
@@ -215,7 +214,3 @@ def print_table(table, title, header=HEADER, cells=cells, console=None):
     for r in table:
         out.add_row(*cells(r))
     Console(width=max(150, console.width), file=console.file).print(out)
-
-
-def to_json(table):
-    return json.dumps(table, indent=1)
