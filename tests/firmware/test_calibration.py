@@ -2,12 +2,11 @@
 from the stand, the forward axis from the loop the walk's acceleration
 traces against the vertical (the physics direction.py reads)."""
 import numpy as np
-import pytest
 
 from retrostride.bench import calibration as bench
-from retrostride.recordings.generated import generated_run
 from retrostride.bench.retro import recordings
 from retrostride.recordings.datasets import FORWARD_AXIS
+from retrostride.recordings.generated import generated_run
 from retrostride.recordings.trace import Trace, add_lean, axis_vector, rotate
 from retrostride.twin.replay import run_calibration, run_replay
 from rsproto import catalogue as cat
