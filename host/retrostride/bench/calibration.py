@@ -116,16 +116,16 @@ def rows(results):
     for dataset, scored in results.items():
         angles = np.array([s["angle_deg"] for s in scored if s["refusal"] is None])
         refused = [s["refusal"] for s in scored if s["refusal"] is not None]
+        steps = sum(s["steps"] for s in scored)
         out.append({"set": dataset, "starts": len(scored), "calibrated": len(angles),
                     "refused": {r: refused.count(r) for r in sorted(set(refused))},
                     "median_deg": float(np.median(angles)) if len(angles) else float("nan"),
                     "max_deg": float(angles.max()) if len(angles) else float("nan"),
                     "within_30_deg": float(np.mean(angles <= 30)) if len(angles) else float("nan"),
                     "backwards": int(np.sum(angles > 90)),
-                    "steps": sum(s["steps"] for s in scored),
-                    "read_forward": sum(s["forward"] for s in scored) / max(1, sum(s["steps"] for s in scored)),
-                    "read_forward_set_axis": sum(s["forward_set_axis"] for s in scored)
-                    / max(1, sum(s["steps"] for s in scored))})
+                    "steps": steps,
+                    "read_forward": sum(s["forward"] for s in scored) / max(1, steps),
+                    "read_forward_set_axis": sum(s["forward_set_axis"] for s in scored) / max(1, steps)})
     return out
 
 
