@@ -22,7 +22,7 @@ from tests.helpers import SHARED
 
 # every set has real running or walking of a minute or more: SisFall's jogging
 # (D03, D04) and walking (D01), mobgap's free walking
-REAL = ["sisfall/D03_SA01_R01", "sisfall/D04_SA02_R01", "mobgap/001/Test11/Trial1"]
+REAL = ["sisfall/D03_SA01_R01", "sisfall/D04_SA02_R01", "mobgap/HA/001/Test11/Trial1"]
 
 
 def recording(name):

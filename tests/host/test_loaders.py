@@ -72,8 +72,15 @@ def test_mobgap_reads_the_validation_study_layout_from_its_matlab_files(tmp_path
         "Test11": {"Trial1": mobilise_d_trial(20.0, [3.0, 3.6, 4.2, 4.8, 5.4, 6.0])}}}})
     (tmp_path / "PD" / "3011" / "Free-living").mkdir()
     savemat(tmp_path / "PD" / "3011" / "Free-living" / "data.mat", {"data": {"TimeMeasure1": {}}})
+    # the same participant number in another cohort is another person (the
+    # mobgap example has HA/001 and MS/001)
+    other = tmp_path / "MS" / "3011" / "Laboratory"
+    other.mkdir(parents=True)
+    savemat(other / "data.mat", {"data": {"TimeMeasure1": {"Test4": {"Trial1": mobilise_d_trial(8.0, [1.0, 1.6])}}}})
     recs = load_mobgap(tmp_path)
-    assert [r.name for r in recs] == ["mobgap/3011/Test11/Trial1", "mobgap/3011/Test4/Trial1"]
+    assert [r.name for r in recs] == ["mobgap/MS/3011/Test4/Trial1",
+                                      "mobgap/PD/3011/Test11/Trial1", "mobgap/PD/3011/Test4/Trial1"]
+    recs = recs[1:]
     walk = recs[1]
     assert walk.ref_steps == pytest.approx([1.0, 1.55, 2.1, 2.65])
     assert walk.trace.rate_hz == pytest.approx(100) and walk.trace.duration_s == pytest.approx(7.99)

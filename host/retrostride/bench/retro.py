@@ -132,7 +132,7 @@ def group_of(rec, dataset):
     if dataset == "sisfall":
         return f"sisfall {rec.meta['activity']} ({SISFALL_GAITS[rec.meta['activity']]})"
     if dataset == "mobgap":  # its lab tests differ in kind: one walk (Test5), or many short bouts with turns (Test11)
-        return f"mobgap {rec.name.split('/')[2]}"
+        return f"mobgap {rec.name.split('/')[3]}"
     return dataset
 
 

@@ -208,7 +208,7 @@ def load_mobgap(root):
                 "system": "Stereophoto", "contacts": timed_contacts(ref["Stereophoto"]).tolist(),
                 "bouts": timed_spans(ref["Stereophoto"])})
         ics = timed_contacts(bouts)
-        out.append(Recording(name=f"mobgap/{participant}/{test}/{trial}",
+        out.append(Recording(name=f"mobgap/{key}",
                              trace=Trace(t=t, accel=accel, gyro=gyro, meta=meta), ref_steps=ics,
                              scored_from=min(b["start_s"] for b in bouts),
                              scored_to=max(b["end_s"] for b in bouts), meta=scoring))
