@@ -106,6 +106,7 @@ class Direction:
         self.fz = 0
         self.ap1 = 0
         self.ap = 0
+        self.apl = 0        # ap at the sample before
         self.mean = 0       # forward acceleration's mean, mg << _MEAN_SHIFT
         self.v = 0
         self.loop = 0       # sum of ap * dv over the step (>> 4)
@@ -195,7 +196,14 @@ class Direction:
             dv = _DV_MAX
         elif dv < -_DV_MAX:
             dv = -_DV_MAX
-        p = (ap * dv) >> 4
+        # ap's mean over this sample and the last, times dv: the trapezoid rule,
+        # the exact area of the loop between the samples, which flips sign when
+        # time runs backwards. ap times the backward difference alone is half a
+        # sample out of step with dv, a bias of the same sign either way (it
+        # read a forward jog backwards)
+        apl = int(self.apl)
+        self.apl = ap
+        p = ((ap + apl) * dv) >> 5
         loop = int(self.loop) + p
         mag = int(self.mag) + (p if p > 0 else -p)
         self.n = int(self.n) + 1
