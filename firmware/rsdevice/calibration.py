@@ -49,8 +49,9 @@ class Calibration:
     and the loop's sense is the way of travel. Summed per sensor axis from
     the 2nd step to the 8th (the first steps off are neither gait), the loop
     is a vector; its horizontal part points forwards in a walk (an inverted
-    pendulum) and backwards in a jog (a spring), the mechanics read from
-    the same signs as direction.py reads them. The mean horizontal
+    pendulum) and backwards in a jog (a spring), so each step's loop is
+    turned by that step's mechanics, read from the signs direction.py reads
+    (the steps as a whole where one step's signs cancel). The mean horizontal
     acceleration (the trunk's lean, the start's push) is no guide: the
     pelvis tilts either way as a walk begins."""
 
@@ -75,8 +76,15 @@ class Calibration:
         self.v = 0          # the vertical, low-passed
         self.lx = self.ly = self.lz = 0  # the loop: horizontal acceleration x the vertical's change
         self.mag = 0        # ... and its products' magnitudes
-        self.loop_n = 0
-        self.air = 0
+        self.hx = self.hy = self.hz = 0  # the horizontal acceleration at the sample before
+        self.sx_step = self.sy_step = self.sz_step = 0  # the loop over the step going on,
+        self.mag_step = 0   # its products' magnitudes,
+        self.n_step = 0     # its samples ...
+        self.air = 0        # ... and those airborne
+        self.peak = 0       # its vertical peak above gravity
+        self.ox = self.oy = self.oz = 0  # the loops of steps whose own mechanics was unclear
+        self.air_all = self.n_all = 0    # samples airborne, and in all, over the steps summed
+        self.last_interval = 0
 
     def update(self, ax, ay, az, wx, wy, wz, stepped):
         """Per sample. Returns 0 while going on, -1 when the still part is
@@ -111,9 +119,13 @@ class Calibration:
                 self.v = self.det.lp
                 return -1
             return 0
-        self.loop_step(ax, ay, az, self.steps >= _OFF_STEPS)
+        summing = self.steps >= _OFF_STEPS
+        self.loop_step(ax, ay, az, summing)
         if stepped:
+            if summing:
+                self.add_step()
             self.steps += 1
+            self.last_interval = self.det.interval
         if self.steps < _STEPS:
             if self.n >= _WALK_S * self.odr:
                 return _REFUSE_NO_STEPS
@@ -135,22 +147,62 @@ class Calibration:
         hx = self.filtered(0, ax - ((g[0] >> 6) * 1000 >> 14))
         hy = self.filtered(3, ay - ((g[1] >> 6) * 1000 >> 14))
         hz = self.filtered(6, az - ((g[2] >> 6) * 1000 >> 14))
-        if not summing:
-            return
         ux = self.qx
         uy = self.qy
         uz = self.qz
         d = (hx * ux + hy * uy + hz * uz) >> 14
-        px = ((hx - (d * ux >> 14)) * dv) >> 6
-        py = ((hy - (d * uy >> 14)) * dv) >> 6
-        pz = ((hz - (d * uz >> 14)) * dv) >> 6
-        self.lx += px
-        self.ly += py
-        self.lz += pz
-        self.mag += abs(px) + abs(py) + abs(pz)
-        self.loop_n += 1
+        hx -= d * ux >> 14
+        hy -= d * uy >> 14
+        hz -= d * uz >> 14
+        # the trapezoid rule, as direction.py sums its loop: this sample's and the last's mean
+        bx = self.hx
+        by = self.hy
+        bz = self.hz
+        self.hx = hx
+        self.hy = hy
+        self.hz = hz
+        if not summing:
+            return
+        px = ((hx + bx) * dv) >> 7
+        py = ((hy + by) * dv) >> 7
+        pz = ((hz + bz) * dv) >> 7
+        self.sx_step += px
+        self.sy_step += py
+        self.sz_step += pz
+        self.mag_step += abs(px) + abs(py) + abs(pz)
+        self.n_step += 1
         if lp < _FLIGHT_MG:
             self.air += 1
+        if lp > self.peak:
+            self.peak = lp
+
+    def add_step(self):
+        """A step ended: its loop joins the sum, turned by its own mechanics
+        (its airborne share, peak and stride cadence): a jog often starts
+        with walked steps, and the two loops run opposite ways. A step whose
+        signs cancel waits for the mechanics of the steps as a whole."""
+        det = self.det
+        interval = det.interval
+        last = self.last_interval
+        # the step's own: the detector's averages lag a walk turning into a jog
+        c = 1200 * self.odr // (interval + last) if interval and last else 0
+        signs = mechanics((self.air << 8) // (self.n_step or 1), self.peak, c, c)
+        if signs < 0:  # a pendulum: the loop points forwards
+            self.lx += self.sx_step
+            self.ly += self.sy_step
+            self.lz += self.sz_step
+        elif signs > 0:  # a spring: backwards
+            self.lx -= self.sx_step
+            self.ly -= self.sy_step
+            self.lz -= self.sz_step
+        else:  # unclear: turned at the end by the mechanics of the steps as a whole
+            self.ox += self.sx_step
+            self.oy += self.sy_step
+            self.oz += self.sz_step
+        self.mag += self.mag_step
+        self.air_all += self.air
+        self.n_all += self.n_step
+        self.sx_step = self.sy_step = self.sz_step = self.mag_step = self.n_step = self.air = self.peak = 0
 
     def filtered(self, k, a):
         """One axis' acceleration less gravity (mg) through the filters."""
@@ -173,9 +225,16 @@ class Calibration:
         nm = isqrt(mx * mx + my * my + mz * mz)
         if nu == 0 or nm == 0 or (mx * ux + my * uy + mz * uz) * 16384 // (nu * nm) < _COS_UPRIGHT:
             return _REFUSE_NOT_UPRIGHT
-        lx = self.lx
-        ly = self.ly
-        lz = self.lz
+        det = self.det
+        air = (self.air_all << 8) // (self.n_all or 1)
+        if mechanics(air, det.peak_avg, det.cadence_dspm, det.cadence_dspm) > 0:  # a spring
+            lx = self.lx - self.ox
+            ly = self.ly - self.oy
+            lz = self.lz - self.oz
+        else:
+            lx = self.lx + self.ox
+            ly = self.ly + self.oy
+            lz = self.lz + self.oz
         mag = self.mag
         while max(abs(lx), abs(ly), abs(lz), mag >> 4) > 32767:  # small ints from here on
             lx >>= 1
@@ -186,10 +245,6 @@ class Calibration:
         h = isqrt(lx * lx + ly * ly + lz * lz)
         if h == 0 or h << _CLEAR_SHIFT < mag:
             return _REFUSE_NO_FORWARD
-        det = self.det
-        air = (self.air << 8) // (self.loop_n or 1)
-        if mechanics(air, det.peak_avg, det.cadence_dspm, det.cadence_dspm) > 0:
-            h = -h  # a spring: the loop runs the other way round
         # the result, x1000
         self.up = [ux * 1000 // nu, uy * 1000 // nu, uz * 1000 // nu]
         self.fwd = [lx * 1000 // h, ly * 1000 // h, lz * 1000 // h]
