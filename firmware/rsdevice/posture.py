@@ -162,13 +162,25 @@ class Forms:
         if none is learned yet. With the direction unknown (a bout's first
         steps, a gait whose loop does not tell), the kind's learned form that
         leans furthest forward: whichever way the runner goes, their own
-        posture does not trip it, and a slump past it still does."""
-        if form > 0:
-            return form if self.learned[form] else -1
+        posture does not trip it, and a slump past it still does. A movement
+        whose own form is not learned yet (a first walk after running, a gait
+        read anew) is judged alike by the learned form that leans furthest
+        forward of all: its form is learned meanwhile, and a runner who
+        slumps then is still coached."""
+        if form > 0 and self.learned[form]:
+            return form
         f = (kind - 1) * 2 + 1  # the kind's forward form; f + 1 its backward one
-        if self.learned[f] and (not self.learned[f + 1] or self.pitch[f] >= self.pitch[f + 1]):
-            return f
-        return f + 1 if self.learned[f + 1] else -1
+        if form < 0 and (self.learned[f] or self.learned[f + 1]):
+            return self.furthest(f, f + 2)
+        return self.furthest(1, 5)
+
+    def furthest(self, lo, hi):
+        """The learned form in lo..hi-1 that leans furthest forward, -1 if none."""
+        best = -1
+        for f in range(lo, hi):
+            if self.learned[f] and (best < 0 or self.pitch[f] > self.pitch[best]):
+                best = f
+        return best
 
 
 def form_of(kind, direction):

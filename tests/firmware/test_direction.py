@@ -124,7 +124,7 @@ def test_direction_and_forms_allocate_nothing_per_sample():
     assert steps > 120 and last == 1 and learned  # a step per 36 samples, forward, the form learned
 
 
-def test_with_the_direction_unknown_the_kinds_furthest_forward_form_judges(tmp_path, monkeypatch):
+def test_with_the_direction_or_the_form_unknown_the_furthest_forward_form_judges(tmp_path, monkeypatch):
     # a runner's forms: running forwards leans 8 deg, backwards 2 deg (retro running is
     # more upright), walking forwards 5 deg; with the direction unknown a lean is judged
     # against the 8 deg one, so neither direction's own posture reads as a slouch
@@ -141,9 +141,11 @@ def test_with_the_direction_unknown_the_kinds_furthest_forward_form_judges(tmp_p
             forms.judging(WALK, 2)]
     """)
     assert on_vm == on_cpython
-    # then: the backward form, learned alone; then the forward one (8 > 2 deg) for an
-    # unknown run, the backward one when it is known; walking: its forward form alone
-    assert on_cpython == [-1, -1, 4, 4, -1, 3, 4, 1, -1]
+    # then: the backward form, learned alone, judges a forward run too until that one's
+    # own form is learned; then the forward one (8 > 2 deg) for an unknown run, the
+    # backward one when it is known; walking: its forward form alone, and walking
+    # backwards, not learned yet, the furthest forward of all (running forwards)
+    assert on_cpython == [-1, -1, 4, 4, 4, 3, 4, 1, 3]
 
 
 def test_same_directions_under_cpython_and_micropython(tmp_path, monkeypatch):
