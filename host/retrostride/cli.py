@@ -14,6 +14,7 @@ from rich.table import Table
 from rsproto import catalogue as cat
 
 from .device.client import Client, DeviceError, LinkError, open_port
+from .recordings.download import sources as download_sources
 from .recordings.trace import TraceError, read_trace
 from .sessions.library import Library
 from .errors import UsageError
@@ -538,7 +539,8 @@ def main(argv=None):
     d.set_defaults(func=cmd_datasets)
 
     dl = sub.add_parser("download", help="fetch a public set by its public address into a checked cache")
-    dl.add_argument("name", choices=["alcantara", "voisard", "sisfall", "mobgap", "gaitpy"])
+    # each set's subjects outside the shared copy are a set of their own (<set>-others): held out
+    dl.add_argument("name", choices=list(download_sources()))
     dl.add_argument("--cache", help="cache folder (default $RETROSTRIDE_CACHE or the platform's cache folder)")
     dl.add_argument("--base-url", help="a mirror's address instead of the public one")
     dl.add_argument("--quiet", action="store_true")

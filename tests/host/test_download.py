@@ -80,7 +80,8 @@ def test_an_unreachable_address_is_a_clear_error(tmp_path, monkeypatch):
 
 def test_the_public_sources_name_every_file_the_loaders_read():
     table = download.sources()
-    assert set(table) == {"alcantara", "voisard", "sisfall", "mobgap", "gaitpy"}
+    assert set(table) == {"alcantara", "voisard", "sisfall", "mobgap", "gaitpy",
+                          "voisard-others", "sisfall-others", "mobgap-others"}
     for name, src in table.items():
         url = src["archive"]["url"] if "archive" in src else src["url"]
         assert url.startswith("https://") and src["files"]
@@ -155,3 +156,15 @@ def test_gaitpy_comes_out_of_its_wheel_checked(tmp_path, monkeypatch, server):
     with pytest.raises(download.ChecksumError, match="whl"):
         download.fetch("gaitpy", tmp_path / "cache", base_url=url)
     assert not (folder / "demo_data.csv").exists() and not list(folder.glob("*.whl*"))
+
+
+def test_each_sets_other_subjects_are_held_out_from_its_shared_copy():
+    """`<set>-others` fetches the set's subjects the shared copy does not hold,
+    into the same layout: `--root` reads them like the set, and no file of
+    the shared copy is among them."""
+    table = download.sources()
+    for name in [name for name in table if name.endswith("-others")]:
+        own = table[name.removesuffix("-others")]
+        assert table[name]["folder"] == own["folder"] and table[name]["url"] == own["url"]
+        assert table[name]["files"] and not set(table[name]["files"]) & set(own["files"])
+        assert not set(table[name]["files"].values()) & set(own["files"].values())
