@@ -52,6 +52,13 @@ needs_shared = pytest.mark.skipif(SHARED is None, reason="../shared/traces is ab
                                   "this test needs the real recordings; CI has them")
 
 
+def present_sets(names):
+    """The sets among `names` that the recordings folder holds (RETROSTRIDE_TRACES may
+    point at another set's subjects, e.g. `retrostride download sisfall-others`)."""
+    from retrostride.recordings.datasets import LOADERS
+    return [n for n in names if SHARED is not None and (SHARED / LOADERS[n][0]).is_dir()]
+
+
 def run_vm(code, heap="220K", with_twin=False, cwd=None, env=None, timeout=120, stdin=None):
     """Run `code` on the micropython binary with the firmware package on its
     path (and the twin's machine/time when with_twin); returns stdout. The

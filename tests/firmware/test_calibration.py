@@ -11,7 +11,7 @@ from retrostride.recordings.trace import Trace, add_lean, axis_vector, rotate
 from retrostride.twin.replay import run_calibration, run_replay
 from rsproto import catalogue as cat
 
-from tests.helpers import UPSIDE_DOWN_TURNED, needs_shared, on_cpython_and_vm
+from tests.helpers import UPSIDE_DOWN_TURNED, needs_shared, on_cpython_and_vm, present_sets
 
 REFUSAL = {name: code for name, code in cat.REFUSALS}
 
@@ -131,7 +131,7 @@ def test_same_calibration_under_cpython_and_micropython(tmp_path, monkeypatch):
 def test_real_starts_give_the_sets_forward():
     """Every shared walk or jog that starts standing: a long press, then the
     recording's own stand and walk-off are the calibration (bench/calibration.py)."""
-    results = bench.run()
+    results = bench.run(present_sets(FORWARD_AXIS))
     print("\n" + bench.markdown(bench.rows(results)))
     scored = [s for per_set in results.values() for s in per_set]
     assert len(scored) >= 40

