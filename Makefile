@@ -7,7 +7,7 @@ TYPINGS := .typings
 PORT ?= /dev/ttyUSB0
 FIRMWARE_FILES := $(shell find firmware -name '*.py')
 
-.PHONY: setup test demo check flash bench bench-gait bench-retro fuzz protocol clean
+.PHONY: setup test demo check flash bench bench-gait bench-retro bench-held-out fuzz protocol clean
 
 setup: $(STAMP)
 
@@ -55,6 +55,14 @@ bench-gait: $(STAMP)
 bench-retro: $(STAMP)
 	$(BIN)/retrostride bench retro --markdown build/bench-retro.md
 	$(BIN)/retrostride bench calibration --markdown build/bench-calibration.md
+
+# the same on each set's subjects outside ../shared, fetched once (needs the network;
+# a file already fetched and checked is not fetched again)
+HELD_OUT ?= build/held-out
+bench-held-out: $(STAMP)
+	for s in sisfall-others voisard-others mobgap-others; do $(BIN)/retrostride download $$s --cache $(HELD_OUT) --quiet || exit 1; done
+	$(BIN)/retrostride bench retro --root $(HELD_OUT) --datasets mobgap voisard sisfall --markdown build/bench-retro-held-out.md
+	$(BIN)/retrostride bench calibration --root $(HELD_OUT) --datasets mobgap voisard sisfall --markdown build/bench-calibration-held-out.md
 
 # install the firmware on a board over USB: precompiled .mpy for its architecture (both
 # profiles are Xtensa: xtensawin), main.py as source (the entry point). The app leaves the
