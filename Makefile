@@ -56,11 +56,13 @@ bench-retro: $(STAMP)
 	$(BIN)/retrostride bench retro --markdown build/bench-retro.md
 	$(BIN)/retrostride bench calibration --markdown build/bench-calibration.md
 
-# the same on each set's subjects outside ../shared, fetched once (needs the network;
-# a file already fetched and checked is not fetched again)
+# the same, and step detection, on each set's subjects outside ../shared, fetched once
+# (needs the network; a file already fetched and checked is not fetched again)
 HELD_OUT ?= build/held-out
 bench-held-out: $(STAMP)
+	$(BIN)/pip install -q -e '.[dev,bench]'
 	for s in sisfall-others voisard-others mobgap-others; do $(BIN)/retrostride download $$s --cache $(HELD_OUT) --quiet || exit 1; done
+	$(BIN)/retrostride bench gait --root $(HELD_OUT) --datasets voisard mobgap sisfall --markdown build/bench-gait-held-out.md
 	$(BIN)/retrostride bench retro --root $(HELD_OUT) --datasets mobgap voisard sisfall --markdown build/bench-retro-held-out.md
 	$(BIN)/retrostride bench calibration --root $(HELD_OUT) --datasets mobgap voisard sisfall --markdown build/bench-calibration-held-out.md
 
