@@ -15,15 +15,16 @@ in every walk; printed per trial, its median over the trial's steps."""
 import argparse
 import sys
 from fractions import Fraction
-from pathlib import Path
 
 import numpy as np
 from scipy import signal, stats
 
 from retrostride.recordings.datasets import FORWARD_AXIS, load, shared_traces
 from retrostride.recordings.trace import axis_vector
+from retrostride.twin.launcher import FIRMWARE
+from tests.helpers import CPYTHON_SHIMS
 
-sys.path[:0] = [str(Path(__file__).parents[1] / "cpython_shims"), str(Path(__file__).parents[2] / "firmware")]
+sys.path[:0] = [str(CPYTHON_SHIMS), str(FIRMWARE)]
 from rsdevice.direction import Direction  # noqa: E402  (the firmware, under CPython)
 from rsdevice.gait import StepDetector  # noqa: E402
 
