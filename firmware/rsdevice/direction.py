@@ -17,6 +17,10 @@ _AP_SHIFT = const(1)      # forward acceleration low-passed like the detector's 
 _WALK_SHIFT = const(2)    # both low-passed once more, alike (EMA 1/4, ~4 Hz: a walking step's 2-4 Hz) ...
 _RUN_SHIFT = const(1)     # ... or EMA 1/2 for running's shorter stance
 _MEAN_SHIFT = const(6)    # ... less its own mean over ~0.6 s (gravity leaking in from a lean)
+_WALK_POLE = const(3)     # walking: a second pole, EMA 1/8 (~2 Hz). Over one uneven step the
+                          # harmonics of the contacts cross the step's fundamental and do not
+                          # cancel; two poles leave the loop the fundamental's (a step's sign
+                          # right in 0.964 of shared Voisard's steps, not 0.948: loop_poles study)
 _AP_MAX = const(4000)     # mg: products stay small ints on a 32-bit port
 _DV_MAX = const(2000)     # mg per sample
 _SUM_MAX = const(1 << 28)
@@ -108,7 +112,9 @@ class Direction:
         self.ap = 0
         self.apl = 0        # ap at the sample before
         self.mean = 0       # forward acceleration's mean, mg << _MEAN_SHIFT
-        self.v = 0
+        self.v = 0          # the vertical, low-passed like ap (flight is read on it)
+        self.ap2 = 0        # ap and v through the walking second pole
+        self.v2 = 0
         self.loop = 0       # sum of ap * dv over the step (>> 4)
         self.mag = 0        # sum of |ap * dv| (>> 4)
         self.n = 0          # samples in the step
@@ -117,6 +123,7 @@ class Direction:
         self.known = False  # the mechanics has been read since the forward axis was set
         self.last_interval = 0
         self.smooth = _WALK_SHIFT  # the common low-pass: steps of walking are slower
+        self.pole = _WALK_POLE  # the second pole's shift (0 running: passes its input)
         self.run_share = -1  # airborne share of recent steps, x256 (-1: none yet)
         self.started = False
         self.score = 0
@@ -173,6 +180,8 @@ class Direction:
             self.ap1 = a
             self.mean = a << _MEAN_SHIFT
             self.v = v
+            self.ap2 = a
+            self.v2 = v
         ap1 = int(self.ap1)
         ap1 += (a - ap1) >> _AP_SHIFT  # the detector's low-pass, then the common one
         self.ap1 = ap1
@@ -180,14 +189,22 @@ class Direction:
         ap = int(self.ap)
         ap += (ap1 - ap) >> k
         self.ap = ap
+        pole = int(self.pole)
+        ap2 = int(self.ap2)
+        ap2 += (ap - ap2) >> pole
+        self.ap2 = ap2
+        ap = ap2
         mean = int(self.mean)
         mean += ap - (mean >> _MEAN_SHIFT)
         self.mean = mean
         ap -= mean >> _MEAN_SHIFT
         vl = int(self.v)
         v = vl + ((v - vl) >> k)
-        dv = v - vl
         self.v = v
+        v2l = int(self.v2)
+        v2 = v2l + ((v - v2l) >> pole)
+        self.v2 = v2
+        dv = v2 - v2l
         if ap > _AP_MAX:
             ap = _AP_MAX
         elif ap < -_AP_MAX:
@@ -257,6 +274,9 @@ class Direction:
                 self.running = signs > 0
                 self.known = True
         self.smooth = _RUN_SHIFT if self.running else _WALK_SHIFT
+        # running keeps one pole: its loop lies in a stance of 0.2-0.3 s (a second
+        # one there moved no shared set and read SisFall's held-out brisk walks worse)
+        self.pole = 0 if self.running else _WALK_POLE
         e = loop // ((mag >> 8) + 1)
         self.evidence = -e if self.running else e
         if turning or not steady:

@@ -1,0 +1,91 @@
+"""`python -m tests.studies.loop_poles [--root DIR --datasets ...] [--poles 0 3]`: how often a
+single step's loop has the right sign when walking's signals go through one
+low-pass pole or two. Over one uneven step the harmonics of the contacts cross
+the step's fundamental and do not cancel as they would over many cycles; a
+second pole leaves the loop more nearly the fundamental's.
+
+Offline: the firmware's tilt, step detector and `direction.py` run under
+CPython over the same there-and-back traces `make bench-retro` replays (the
+recording, then the same played backwards), each sample resampled to the
+device's 104 Hz. For every step with an interval, its evidence (the loop as a
+share of its magnitude, signed by the mechanics the device read) should be
+positive before the turn and negative after it. `--poles`: the second pole's
+shifts to compare (0: none, one pole as before; 3: EMA 1/8, the firmware's);
+running never has one. Printed per set: the share of steps whose evidence has
+the right sign. This is each step alone; the direction the device reports
+follows a score over steps (`make bench-retro`)."""
+import argparse
+import sys
+from fractions import Fraction
+
+import numpy as np
+from scipy import signal
+
+from retrostride.bench.retro import DEFAULT_SETS, group_of, recordings
+from retrostride.recordings.datasets import FORWARD_AXIS, shared_traces
+from retrostride.recordings.surrogate import there_and_back
+from retrostride.twin.launcher import FIRMWARE
+from retrostride.twin.replay import trace_calibration
+from tests.helpers import CPYTHON_SHIMS
+
+sys.path[:0] = [str(CPYTHON_SHIMS), str(FIRMWARE)]
+import rsdevice.direction as direction  # noqa: E402  (the firmware, under CPython)
+from rsdevice.gait import StepDetector  # noqa: E402
+from rsdevice.tilt import Tilt  # noqa: E402
+
+ODR = 104
+GYRO_MDPS = 70  # per LSB: the LSM6DSOX at +-2000 deg/s, as the board sets it
+
+
+def steps_right(trace, turn):
+    """(steps whose evidence has the right sign, steps with an interval)."""
+    fr = Fraction(ODR / trace.rate_hz).limit_denominator(200)
+    a = signal.resample_poly(trace.accel, fr.numerator, fr.denominator, axis=0) * 1000
+    w = (signal.resample_poly(trace.gyro, fr.numerator, fr.denominator, axis=0) * 1000 / GYRO_MDPS
+         if trace.gyro is not None else np.zeros_like(a))
+    tilt = Tilt(ODR, GYRO_MDPS)
+    tilt.set_reference(*trace_calibration(trace, 1.0))
+    det = StepDetector(ODR)
+    d = direction.Direction(ODR, tilt)
+    d.set_forward(tilt.fx, tilt.fy, tilt.fz)
+    right = n = 0
+    for i in range(len(a)):
+        x, y, z = (int(v) for v in a[i])
+        tilt.update(x, y, z, int(w[i, 0]), int(w[i, 1]), int(w[i, 2]))
+        if det.update(x, y, z):
+            d.step(det.interval, det.peak_avg, det.cadence_dspm)
+            if det.interval:
+                n += 1
+                right += (d.evidence > 0) == (i / ODR < turn)
+        d.update(x, y, z, det.lp)
+    return right, n
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--root", help="folder holding the sets (default ../shared/traces)")
+    p.add_argument("--datasets", nargs="+", default=list(DEFAULT_SETS), help="sets to measure")
+    p.add_argument("--poles", type=int, nargs="+", default=[0, 3], help="second-pole shifts to compare")
+    args = p.parse_args()
+    if not args.root and not shared_traces():
+        print("../shared/traces is absent: nothing to measure")
+        return
+    table = {}
+    for dataset in args.datasets:
+        for rec in recordings(dataset, args.root):
+            trace, turn = there_and_back(rec.trace, FORWARD_AXIS[dataset])
+            turn -= float(trace.t[0])
+            row = table.setdefault(group_of(rec, dataset), {k: [0, 0] for k in args.poles})
+            for k in args.poles:
+                direction._WALK_POLE = k  # a module global under CPython (inlined on the device)
+                right, n = steps_right(trace, turn)
+                row[k][0] += right
+                row[k][1] += n
+    print(f"{'set':24s} {'steps':>6s} " + " ".join(f"{'pole ' + str(k):>8s}" for k in args.poles))
+    for group, row in sorted(table.items()):
+        print(f"{group:24s} {row[args.poles[0]][1]:6d} " +
+              " ".join(f"{r / max(n, 1):8.3f}" for r, n in (row[k] for k in args.poles)))
+
+
+if __name__ == "__main__":
+    main()
