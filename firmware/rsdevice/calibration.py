@@ -26,6 +26,7 @@ _CLEAR_SHIFT = const(4)        # the loop's size at least 1/16 of its products' 
 _H_MAX = const(4000)      # mg, and mg per sample: the products stay small ints
 _DV_MAX = const(2000)
 _FLIGHT_MG = const(-650)  # airborne, as direction.py counts it (a private const costs no RAM)
+_POLE = const(3)          # direction.py's walking second pole, EMA 1/8
 
 # buzz patterns of the calibration (Lumo Lift confirms with 3 buzzes)
 BEGIN = (120,)                              # stand tall
@@ -71,9 +72,10 @@ class Calibration:
         self.uy = 0
         self.uz = 0
         self.qx = self.qy = self.qz = 0  # the still upright, Q14
-        # per axis x, y, z: the acceleration less gravity low-passed twice, and its mean (<< 6)
-        self.f = [0] * 9
-        self.v = 0          # the vertical, low-passed
+        # per axis x, y, z: the acceleration less gravity low-passed three times, and its mean (<< 6)
+        self.f = [0] * 12
+        self.v = 0          # the vertical, low-passed, and through the second pole
+        self.v2 = 0
         self.lx = self.ly = self.lz = 0  # the loop: horizontal acceleration x the vertical's change
         self.mag = 0        # ... and its products' magnitudes
         self.hx = self.hy = self.hz = 0  # the horizontal acceleration at the sample before
@@ -116,7 +118,7 @@ class Calibration:
                 self.phase = 1
                 self.n = 0
                 self.sx = self.sy = self.sz = 0
-                self.v = self.det.lp
+                self.v = self.v2 = self.det.lp
                 return -1
             return 0
         summing = self.steps >= _OFF_STEPS
@@ -134,19 +136,20 @@ class Calibration:
 
     def loop_step(self, ax, ay, az, summing):
         """One sample of the loop, filtered as direction.py filters a
-        walking step: EMA 1/2, then 1/4, less its mean over ~0.6 s, then
-        its horizontal part; the vertical EMA 1/4 after the detector's own
-        low-pass."""
-        v = self.v
+        walking step: EMA 1/2, then 1/4, then 1/8, less its mean over ~0.6 s,
+        then its horizontal part; the vertical EMA 1/4 and 1/8 after the
+        detector's own low-pass."""
         lp = self.det.lp
-        nv = v + ((lp - v) >> 2)
-        dv = nv - v
-        self.v = nv
+        self.v += (lp - self.v) >> 2
+        v2 = self.v2
+        nv = v2 + ((self.v - v2) >> _POLE)
+        dv = nv - v2
+        self.v2 = nv
         dv = -_DV_MAX if dv < -_DV_MAX else _DV_MAX if dv > _DV_MAX else dv
         g = self.tilt.g  # 'up', Q20
         hx = self.filtered(0, ax - ((g[0] >> 6) * 1000 >> 14))
-        hy = self.filtered(3, ay - ((g[1] >> 6) * 1000 >> 14))
-        hz = self.filtered(6, az - ((g[2] >> 6) * 1000 >> 14))
+        hy = self.filtered(4, ay - ((g[1] >> 6) * 1000 >> 14))
+        hz = self.filtered(8, az - ((g[2] >> 6) * 1000 >> 14))
         ux = self.qx
         uy = self.qy
         uz = self.qz
@@ -209,8 +212,9 @@ class Calibration:
         f = self.f
         f[k] += (a - f[k]) >> 1
         f[k + 1] += (f[k] - f[k + 1]) >> 2
-        f[k + 2] += f[k + 1] - (f[k + 2] >> 6)
-        h = f[k + 1] - (f[k + 2] >> 6)
+        f[k + 2] += (f[k + 1] - f[k + 2]) >> _POLE
+        f[k + 3] += f[k + 2] - (f[k + 3] >> 6)
+        h = f[k + 2] - (f[k + 3] >> 6)
         return -_H_MAX if h < -_H_MAX else _H_MAX if h > _H_MAX else h
 
     def finish(self):
