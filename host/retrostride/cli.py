@@ -76,6 +76,13 @@ def add_fault_options(p):
                    help="the board's littlefs holds N kB (writes past it fail with ENOSPC)")
 
 
+def add_belt_option(p):
+    """--belt-m of the direction's benchmarks: every sensor clipped further round the belt."""
+    p.add_argument("--belt-m", type=float, default=0.0,
+                   help="move each sensor this far round the belt, to the wearer's left (negative: right); "
+                   "the pelvis as a rigid body, from the gyro (recordings without one left out)")
+
+
 def add_rate_option(p):
     """--rate-hz of the benchmarks: every recording as a slower sensor would have made it."""
     def rate(text):
@@ -381,7 +388,7 @@ def cmd_bench_retro(args):
         with Progress(console=console, disable=args.quiet) as bar:
             task = bar.add_task("there-and-back replays", total=None)
             results = retro.run(args.datasets, args.root, workers=args.workers, yaw_deg=args.yaw_deg,
-                                rate_hz=args.rate_hz, progress=lambda k, n: bar.update(task, completed=k, total=n))
+                                rate_hz=args.rate_hz, belt_m=args.belt_m, progress=lambda k, n: bar.update(task, completed=k, total=n))
     if args.captures:
         results.update(retro.run_captures(sorted(Path(args.captures).glob("*.csv"))))
     table = retro.rows(results)
@@ -402,7 +409,8 @@ def write_bench_table(markdown_path, markdown, table):
 
 def cmd_bench_calibration(args):
     from .bench import calibration
-    table = calibration.rows(calibration.run(args.datasets, args.root, workers=args.workers, rate_hz=args.rate_hz))
+    table = calibration.rows(calibration.run(args.datasets, args.root, workers=args.workers, rate_hz=args.rate_hz,
+                                                  belt_m=args.belt_m))
     calibration.print_table(table)
     write_bench_table(args.markdown, calibration.markdown(table), table)
     return 0
@@ -569,6 +577,7 @@ def main(argv=None):
     br.add_argument("--yaw-deg", type=float, default=0.0,
                     help="turn each recording about its vertical by this much: a calibration's forward that far off")
     add_rate_option(br)
+    add_belt_option(br)
     br.add_argument("--quiet", action="store_true", help="no progress bar")
     br.set_defaults(func=cmd_bench_retro)
 
@@ -579,6 +588,7 @@ def main(argv=None):
     bc.add_argument("--markdown", help="also write the table here as Markdown (and .json beside it)")
     bc.add_argument("--workers", type=int, default=2, help="twins at once (default 2)")
     add_rate_option(bc)
+    add_belt_option(bc)
     bc.set_defaults(func=cmd_bench_calibration)
 
     m = sub.add_parser("demo", help="replay a default trace end to end")

@@ -103,3 +103,28 @@ def test_a_slower_sensor_keeps_the_time_across_a_recordings_gaps():
     out = slower_sensor(Trace(t=t, accel=accel, gyro=None, meta={}), 50.0)
     late = (out.t > 12.0) & (out.t < 28.0)
     assert np.abs(out.accel[late, 0] - 0.3 * np.sin(2 * np.pi * 1.7 * out.t[late])).max() < 0.02
+
+
+def test_a_sensor_round_the_belt_feels_the_pelvis_turn():
+    """`bench retro --belt-m`: clipped at the side, the sensor is swung by the
+    pelvis's yaw: forward by its angular acceleration times the lever arm,
+    inwards by the rate squared times it."""
+    from retrostride.recordings.trace import STANDARD_G, Trace, round_the_belt
+    t = np.arange(1000) / 100.0
+    amp, w = np.radians(8.0), 2 * np.pi * 0.9   # the pelvis turns +-8 deg once a stride
+    rate = amp * w * np.cos(w * t)               # rad/s about up (+z)
+    gyro = np.column_stack([np.zeros_like(t), np.zeros_like(t), np.degrees(rate)])
+    accel = np.column_stack([np.zeros_like(t), np.zeros_like(t), np.ones_like(t)])
+    trace = Trace(t=t, accel=accel, gyro=gyro, meta={})
+    out = round_the_belt(trace, 0.15, forward=[1.0, 0.0, 0.0])  # to the left: +y
+    inner = slice(5, -5)
+    alpha = -amp * w * w * np.sin(w * t)
+    assert np.allclose(out.accel[inner, 0], -0.15 * alpha[inner] / STANDARD_G, atol=1e-4)  # z x y = -x
+    assert np.allclose(out.accel[inner, 1], -0.15 * rate[inner] ** 2 / STANDARD_G, atol=1e-5)
+    assert np.array_equal(out.accel[:, 2], accel[:, 2]) and np.array_equal(out.gyro, gyro)
+    right = round_the_belt(trace, -0.15, forward=[1.0, 0.0, 0.0])  # the other side: the swing mirrored
+    assert np.allclose(right.accel[:, :2], -out.accel[:, :2])
+    still = Trace(t=t, accel=accel, gyro=np.zeros_like(gyro), meta={})
+    assert np.array_equal(round_the_belt(still, 0.15, forward=[1.0, 0.0, 0.0]).accel, accel)
+    with pytest.raises(ValueError, match="gyro"):
+        round_the_belt(Trace(t=t, accel=accel, gyro=None, meta={}), 0.15, forward=[1.0, 0.0, 0.0])

@@ -19,7 +19,7 @@ import numpy as np
 from rsproto import catalogue as cat
 
 from ..recordings.datasets import FORWARD_AXIS
-from ..recordings.trace import Trace, axis_vector, slower_sensor
+from ..recordings.trace import Trace, axis_vector, round_the_belt, slower_sensor
 from ..twin.replay import run_calibration, run_replay
 from . import retro
 from .retro import EXCLUDED_STEPS, recordings
@@ -71,11 +71,12 @@ def read_forward(trace, **calibrated):
     return len(kept), sum(s["direction"] == "forward" for s in kept)
 
 
-def score_start(rec, dataset, rate_hz=None):
+def score_start(rec, dataset, rate_hz=None, belt_m=0.0):
     """{"name", "refusal" (None when calibrated), "angle_deg", "steps" scored
     and of them "forward" replayed with the device's calibration, and
     "forward_set_axis" with the set's own axis}."""
-    trace = with_lead(slower_sensor(rec.trace, rate_hz) if rate_hz else rec.trace)
+    trace = round_the_belt(rec.trace, belt_m, axis_vector(FORWARD_AXIS[dataset])) if belt_m else rec.trace
+    trace = with_lead(slower_sensor(trace, rate_hz) if rate_hz else trace)
     reply, _ = run_calibration(trace, press_s=PRESS_S)
     out = {"name": rec.name, "refusal": None, "angle_deg": None, "steps": 0, "forward": 0, "forward_set_axis": 0}
     if reply["refusal"]:
@@ -89,22 +90,24 @@ def score_start(rec, dataset, rate_hz=None):
     return out
 
 
-def starts(dataset, root=None):
-    """Indices of the set's walks and runs that start standing."""
-    return [i for i, r in enumerate(recordings(dataset, root)) if starts_standing(r.trace)]
+def starts(dataset, root=None, gyro=False):
+    """Indices of the set's walks and runs that start standing (and have a gyro, if asked)."""
+    return [i for i, r in enumerate(recordings(dataset, root))
+            if starts_standing(r.trace) and (r.trace.gyro is not None or not gyro)]
 
 
 def _job(args):
-    dataset, root, index, rate_hz = args
-    return dataset, score_start(recordings(dataset, root)[index], dataset, rate_hz)
+    dataset, root, index, rate_hz, belt_m = args
+    return dataset, score_start(recordings(dataset, root)[index], dataset, rate_hz, belt_m)
 
 
-def run(datasets=None, root=None, workers=2, rate_hz=None):
+def run(datasets=None, root=None, workers=2, rate_hz=None, belt_m=0.0):
     """{dataset: [score_start(...), ...]} over every recording that starts
-    standing; rate_hz: as recorded by a slower sensor."""
+    standing; rate_hz: as recorded by a slower sensor; belt_m: its sensor
+    moved that far round the belt (recordings without a gyro left out)."""
     datasets = datasets or list(FORWARD_AXIS)
-    jobs = [(d, root, i, rate_hz) for d in datasets for i in starts(d, root)]
-    out = {d: [] for d, _, _, _ in jobs}  # the sets with a standing start
+    jobs = [(d, root, i, rate_hz, belt_m) for d in datasets for i in starts(d, root, gyro=bool(belt_m))]
+    out = {d: [] for d, *_ in jobs}  # the sets with a standing start
     with ProcessPoolExecutor(max_workers=workers) as pool:
         for dataset, result in pool.map(_job, jobs):
             out[dataset].append(result)

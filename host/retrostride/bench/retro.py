@@ -22,7 +22,7 @@ import numpy as np
 
 from ..recordings.datasets import FORWARD_AXIS, load
 from ..recordings.surrogate import LEAD_S, there_and_back
-from ..recordings.trace import rotate, slower_sensor
+from ..recordings.trace import axis_vector, rotate, round_the_belt, slower_sensor
 from ..twin.replay import run_replay
 from .gait import in_windows, scored_windows
 
@@ -75,8 +75,9 @@ def turned(trace, yaw_deg):
     return rotate(trace, np.eye(3) + np.sin(th) * k + (1 - np.cos(th)) * (k @ k))
 
 
-def score_trial(rec, dataset, yaw_deg=0.0, rate_hz=None):
-    trace = slower_sensor(rec.trace, rate_hz) if rate_hz else rec.trace
+def score_trial(rec, dataset, yaw_deg=0.0, rate_hz=None, belt_m=0.0):
+    trace = round_the_belt(rec.trace, belt_m, axis_vector(FORWARD_AXIS[dataset])) if belt_m else rec.trace
+    trace = slower_sensor(trace, rate_hz) if rate_hz else trace
     trace, turn = there_and_back(turned(trace, yaw_deg) if yaw_deg else trace, FORWARD_AXIS[dataset])
     report, _ = run_replay(trace, calibrate_s=1.0)
     t0 = float(rec.trace.t[0])
@@ -146,15 +147,16 @@ def recordings(dataset, root=None):
 
 
 def _job(args):
-    dataset, root, index, yaw_deg, rate_hz = args
+    dataset, root, index, yaw_deg, rate_hz, belt_m = args
     rec = recordings(dataset, root)[index]
-    return group_of(rec, dataset), score_trial(rec, dataset, yaw_deg, rate_hz)
+    return group_of(rec, dataset), score_trial(rec, dataset, yaw_deg, rate_hz, belt_m)
 
 
-def run(datasets=None, root=None, workers=2, progress=None, yaw_deg=0.0, rate_hz=None):
-    """{group: Tally} over every trial of the sets."""
-    jobs = [(d, root, i, yaw_deg, rate_hz) for d in (datasets or DEFAULT_SETS)
-            for i in range(len(recordings(d, root)))]
+def run(datasets=None, root=None, workers=2, progress=None, yaw_deg=0.0, rate_hz=None, belt_m=0.0):
+    """{group: Tally} over every trial of the sets; belt_m: each sensor moved that
+    far round the belt (trials without a gyro, which that needs, left out)."""
+    jobs = [(d, root, i, yaw_deg, rate_hz, belt_m) for d in (datasets or DEFAULT_SETS)
+            for i, rec in enumerate(recordings(d, root)) if not belt_m or rec.trace.gyro is not None]
     out = {}
     with ProcessPoolExecutor(max_workers=workers) as pool:
         for k, (group, tally) in enumerate(pool.map(_job, jobs), start=1):

@@ -15,6 +15,7 @@ import numpy as np
 
 ACCEL = ("ax_g", "ay_g", "az_g")
 GYRO = ("gx_dps", "gy_dps", "gz_dps")
+STANDARD_G = 9.80665  # m/s^2 per g
 
 
 # physically possible readings: far past any IMU's range (16 g, 2000 deg/s saturate
@@ -221,6 +222,28 @@ def rotate(trace, matrix):
     m = np.asarray(matrix, dtype=float)
     gyro = trace.gyro @ m.T if trace.gyro is not None else None
     return Trace(t=trace.t.copy(), accel=trace.accel @ m.T, gyro=gyro, meta=dict(trace.meta))
+
+
+def round_the_belt(trace, metres, forward):
+    """The recording as a sensor clipped `metres` further round the belt, to
+    the wearer's left (negative: right), would have made it. The pelvis is
+    taken as rigid: the acceleration at that point is the recorded one plus
+    the rotation's, alpha x r + omega x (omega x r), from the gyro (alpha its
+    change); the gyro reads the same. `forward` in sensor axes; 'up' is the
+    recording's mean gravity. Needs a gyro."""
+    if trace.gyro is None:
+        raise ValueError("moving a sensor round the belt needs the recording's gyro")
+    up = trace.accel.mean(axis=0)
+    up /= np.linalg.norm(up)
+    f = np.asarray(forward, dtype=float)
+    f = f - f.dot(up) * up
+    f /= np.linalg.norm(f)
+    r = metres * np.cross(up, f)  # up x forward points to the wearer's left
+    w = np.radians(trace.gyro)
+    alpha = np.gradient(w, trace.t, axis=0)
+    extra = np.cross(alpha, r) + np.cross(w, np.cross(w, r))  # m/s^2
+    return Trace(t=trace.t.copy(), accel=trace.accel + extra / STANDARD_G, gyro=trace.gyro.copy(),
+                 meta=dict(trace.meta))
 
 
 def axis_vector(name):
