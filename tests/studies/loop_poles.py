@@ -1,4 +1,4 @@
-"""`python -m tests.studies.loop_poles [--root DIR --datasets ...] [--poles 0 3]`: how often a
+"""`python -m tests.studies.loop_poles [--root DIR --datasets ...] [--poles 0 3] [--belt-m M]`: how often a
 single step's loop has the right sign when walking's signals go through one
 low-pass pole or two. Over one uneven step the harmonics of the contacts cross
 the step's fundamental and do not cancel as they would over many cycles; a
@@ -11,7 +11,8 @@ device's 104 Hz. For every step with an interval, its evidence (the loop as a
 share of its magnitude, signed by the mechanics the device read) should be
 positive before the turn and negative after it. `--poles`: the second pole's
 shifts to compare (0: none, one pole as before; 3: EMA 1/8, the firmware's);
-running never has one. Printed per set: the share of steps whose evidence has
+running never has one. `--belt-m`: each sensor moved that far round the belt
+(`bench retro --belt-m`; recordings without a gyro left out). Printed per set: the share of steps whose evidence has
 the right sign. This is each step alone; the direction the device reports
 follows a score over steps (`make bench-retro`)."""
 import argparse
@@ -24,6 +25,7 @@ from scipy import signal
 from retrostride.bench.retro import DEFAULT_SETS, group_of, recordings
 from retrostride.recordings.datasets import FORWARD_AXIS, shared_traces
 from retrostride.recordings.surrogate import there_and_back
+from retrostride.recordings.trace import axis_vector, round_the_belt
 from retrostride.twin.launcher import FIRMWARE
 from retrostride.twin.replay import trace_calibration
 from tests.helpers import CPYTHON_SHIMS
@@ -66,6 +68,7 @@ def main():
     p.add_argument("--root", help="folder holding the sets (default ../shared/traces)")
     p.add_argument("--datasets", nargs="+", default=list(DEFAULT_SETS), help="sets to measure")
     p.add_argument("--poles", type=int, nargs="+", default=[0, 3], help="second-pole shifts to compare")
+    p.add_argument("--belt-m", type=float, default=0.0, help="each sensor moved this far round the belt (left +)")
     args = p.parse_args()
     if not args.root and not shared_traces():
         print("../shared/traces is absent: nothing to measure")
@@ -73,7 +76,12 @@ def main():
     table = {}
     for dataset in args.datasets:
         for rec in recordings(dataset, args.root):
-            trace, turn = there_and_back(rec.trace, FORWARD_AXIS[dataset])
+            trace = rec.trace
+            if args.belt_m:
+                if trace.gyro is None:
+                    continue
+                trace = round_the_belt(trace, args.belt_m, axis_vector(FORWARD_AXIS[dataset]))
+            trace, turn = there_and_back(trace, FORWARD_AXIS[dataset])
             turn -= float(trace.t[0])
             row = table.setdefault(group_of(rec, dataset), {k: [0, 0] for k in args.poles})
             for k in args.poles:
