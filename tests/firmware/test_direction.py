@@ -270,6 +270,24 @@ def test_a_turned_recording_keeps_its_vertical_and_turns_its_forward():
     assert abs(np.degrees(np.arccos(moved @ fwd / 0.5)) - 30.0) < 1e-6
 
 
+def test_bench_retro_counts_what_reads_backward_in_and_out_of_the_scored_windows(monkeypatch):
+    """`bench retro`: "played normally: read backward" counts every step of the
+    recording's own half, "... in the scored windows" only those in the set's
+    windows (mobgap's walking bouts). A recording that was itself played
+    backwards reads backward from its third step, in the window and out."""
+    import json
+
+    from retrostride.bench.retro import score_trial
+    from retrostride.recordings.datasets import Recording
+    run, _ = generated_run(seconds=30.0, mounted=False)  # x forward, z up
+    back = Trace(t=run.t, accel=run.accel[::-1].copy(), gyro=None, meta={"bouts": json.dumps([[10.0, 20.0]])})
+    monkeypatch.setitem(FORWARD_AXIS, "generated", "+x")
+    tally = score_trial(Recording(name="generated/back", trace=back, ref_steps=np.array([]), meta=back.meta), "generated")
+    assert 0 < tally.plain_in_windows < tally.plain_steps - 20
+    assert tally.plain_backward == tally.plain_steps - 2  # the first two undecided
+    assert tally.plain_backward_in_windows == tally.plain_in_windows
+
+
 def test_a_run_joined_mid_stride_reads_forward_from_its_third_step():
     """A capture or a replay may start mid-run: the bounce estimate starts from
     a partial step, which must not read the gait, and so the direction, wrong."""

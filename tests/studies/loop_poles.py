@@ -11,10 +11,11 @@ device's 104 Hz. For every step with an interval, its evidence (the loop as a
 share of its magnitude, signed by the mechanics the device read) should be
 positive before the turn and negative after it. `--poles`: the second pole's
 shifts to compare (0: none, one pole as before; 3: EMA 1/8, the firmware's);
-running never has one. `--belt-m`: each sensor moved that far round the belt
-(`bench retro --belt-m`; recordings without a gyro left out). Printed per set: the share of steps whose evidence has
-the right sign. This is each step alone; the direction the device reports
-follows a score over steps (`make bench-retro`)."""
+running never has one. `--belt-m`: each sensor moved that far round the
+belt (`bench retro --belt-m`; recordings without a gyro left out). Printed
+per set: the share of steps whose evidence has the right sign. This is each
+step alone; the direction the device reports follows a score over steps
+(`make bench-retro`)."""
 import argparse
 import sys
 from fractions import Fraction

@@ -13,7 +13,9 @@ the first 2 strides (4 steps) after the start and after the turn are left
 out and reported as the decision latency instead: steps until the direction
 is right and stays right for 4 steps (and the share of turns where that
 came within the 2 strides, by the 4th step). The forward half is the recording
-played normally, start included: the share of its steps read backward."""
+played normally, start included: the share of its steps read backward, and of
+those in the scored windows (mobgap's are its reference's walking bouts, so
+its shuffles, sit-to-stands and turns on the spot fall outside)."""
 import functools
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -40,6 +42,8 @@ class Tally:
     turns: list = field(default_factory=list)     # the same, after each turn only
     plain_steps: int = 0
     plain_backward: int = 0
+    plain_in_windows: int = 0           # ... those in the scored windows (mobgap: its walking bouts)
+    plain_backward_in_windows: int = 0
     trials: int = 0
 
     def add(self, o):
@@ -51,6 +55,8 @@ class Tally:
         self.turns += o.turns
         self.plain_steps += o.plain_steps
         self.plain_backward += o.plain_backward
+        self.plain_in_windows += o.plain_in_windows
+        self.plain_backward_in_windows += o.plain_backward_in_windows
         self.trials += o.trials
 
     def share(self, d):
@@ -99,6 +105,11 @@ def score_trial(rec, dataset, yaw_deg=0.0, rate_hz=None, belt_m=0.0):
         if want == "forward":  # the recording played normally, start included
             tally.plain_steps += len(half)
             tally.plain_backward += sum(d == "backward" for d in dirs)
+            # ... and where the reference says the subject walks or runs (mobgap's
+            # bouts leave out its shuffles, sit-to-stands and turns on the spot)
+            scored = in_windows([s["t"] for s in half], windows)
+            tally.plain_in_windows += int(scored.sum())
+            tally.plain_backward_in_windows += sum(d == "backward" for d, k in zip(dirs, scored) if k)
     return tally
 
 
@@ -168,7 +179,7 @@ def run(datasets=None, root=None, workers=2, progress=None, yaw_deg=0.0, rate_hz
 
 def rows(results):
     """Table rows: group, trials, forward share, backward share, unknown, latency (and the share of
-    turns decided within 2 strides), plain backward share."""
+    turns decided within 2 strides), plain backward share, and in the scored windows."""
     out = []
     for group in sorted(results):
         t = results[group]
@@ -183,12 +194,15 @@ def rows(results):
                      "turns_decided_in_2_strides": float(np.mean(np.array(t.turns) < EXCLUDED_STEPS))
                      if t.turns else float("nan"),
                      "plain_backward_share": t.plain_backward / t.plain_steps if t.plain_steps else float("nan"),
-                     "plain_steps": t.plain_steps})
+                     "plain_steps": t.plain_steps,
+                     "plain_backward_share_in_windows": t.plain_backward_in_windows / t.plain_in_windows
+                     if t.plain_in_windows else float("nan"),
+                     "plain_steps_in_windows": t.plain_in_windows})
     return out
 
 
 HEADER = ("set", "trials", "forward right", "backward right", "unknown", "decision latency (steps, median / max)",
-          "turns decided within 2 strides", "played normally: read backward")
+          "turns decided within 2 strides", "played normally: read backward", "... in the scored windows")
 
 
 def cells(r):
@@ -196,7 +210,8 @@ def cells(r):
     return (r["set"], str(r["trials"]), f"{r['forward_right']:.3f} ({r['forward_steps']})",
             f"{r['backward_right']:.3f} ({r['backward_steps']})", str(r["unknown"]),
             f"{r['latency_median_steps']:.0f} / {r['latency_max_steps']}",
-            f"{r['turns_decided_in_2_strides']:.2f}", f"{r['plain_backward_share']:.4f} of {r['plain_steps']}")
+            f"{r['turns_decided_in_2_strides']:.2f}", f"{r['plain_backward_share']:.4f} of {r['plain_steps']}",
+            f"{r['plain_backward_share_in_windows']:.4f} of {r['plain_steps_in_windows']}")
 
 
 def markdown(table, header=HEADER, cells=cells):
