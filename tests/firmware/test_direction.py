@@ -174,6 +174,36 @@ def test_same_directions_under_cpython_and_micropython(tmp_path, monkeypatch):
     assert {d for _, d, _ in on_cpython} >= {1, 2}  # both directions seen
 
 
+def test_a_walk_through_the_second_pole_reads_alike_under_cpython_and_micropython(tmp_path, monkeypatch):
+    """Walking's loop goes through a second pole (running's does not): a walk
+    whose forward acceleration leads its vertical by 60 deg (an inverted
+    pendulum going forwards), with a contact's harmonics and sensor noise."""
+    rng = np.random.default_rng(3)
+    t = np.arange(0, 20, 1 / 104)
+    w = 2 * np.pi * 1.8  # 108 steps/min
+    v = 250 * np.sin(w * t) + 80 * np.sin(3 * w * t + 1.0)
+    ap = 150 * np.sin(w * t + np.radians(60)) + 90 * np.sin(2 * w * t + 2.0)
+    mg = np.round(np.column_stack([ap, np.zeros_like(t), 1000 + v]) + rng.normal(0, 15, (len(t), 3))).astype(int)
+    imports = """
+    from rsdevice.direction import Direction
+    from rsdevice.gait import StepDetector
+    """
+    on_cpython, on_vm = on_cpython_and_vm(tmp_path, monkeypatch, imports, mg.tolist(), """
+    det = StepDetector(104)
+    d = Direction(104)
+    d.set_forward(16384, 0, 0)
+    out = []
+    for x, y, z in data:
+        stepped = det.update(x, y, z)
+        d.update(x, y, z, det.lp)
+        if stepped:
+            out.append([det.step_n, d.step(det.interval, det.peak_avg, det.cadence_dspm), d.evidence, d.pole])
+    """)
+    assert on_vm == on_cpython
+    assert len(on_cpython) > 30 and all(p == 3 for *_, p in on_cpython)  # walking, through both poles
+    assert [d for _, d, _, _ in on_cpython[4:]] == [1] * (len(on_cpython) - 4)
+
+
 def test_a_step_off_the_gaits_rhythm_is_no_evidence(tmp_path, monkeypatch):
     # walking forwards at ~100 steps/min (62 samples a step), each step's loop
     # for forwards; then a loop against it, once in rhythm and once in a step
