@@ -29,14 +29,15 @@ _FLIGHT_MG = const(-650)  # under 0.35 g: the legs carry a third of the weight o
 # walking) or 0 (either): from 15 % of a step airborne (+1; under 4 %: -1),
 # a bounce from 1 g above gravity (the legs push 2x the weight; +1) or under
 # 0.7 g (-1), a stride's cadence from 145 steps/min (+1; from 160, which
-# nobody walks but a race walker, +2) or under 130 (-1).
+# nobody walks but a race walker, +2) or under 140 (-1: a brisk walk's
+# cadence short of the walk-run transition; between, neither).
 _AIR_RUN = const(38)      # x/256 of the step's samples
 _AIR_WALK = const(10)
 _BOUNCE_RUN = const(1000)  # mg above gravity
 _BOUNCE_WALK = const(700)
 _CADENCE_RUN = const(1450)  # steps/min x10
 _CADENCE_SURE = const(1600)
-_CADENCE_WALK = const(1300)
+_CADENCE_WALK = const(1400)
 _CLEAR = const(2)         # signs that together change the mechanics
 _DECIDE = const(40)       # |score| (x/256) that decides a direction
 _FIRST_STEPS = const(2)   # steps with evidence before the first decision: the 3rd step after a pause
