@@ -21,6 +21,9 @@ _WALK_POLE = const(3)     # walking: a second pole, EMA 1/8 (~2 Hz). Over one un
                           # harmonics of the contacts cross the step's fundamental and do not
                           # cancel; two poles leave the loop the fundamental's (a step's sign
                           # right in 0.964 of shared Voisard's steps, not 0.948: loop_poles study)
+_RUN_POLE = const(1)      # running: EMA 1/2, above its 2.5-3 Hz steps; it takes out the
+                          # sharp swings of a sensor clipped off the spine (the pelvis's angular
+                          # acceleration times the lever: README, "Clipped at the side")
 _AP_MAX = const(4000)     # mg: products stay small ints on a 32-bit port
 _DV_MAX = const(2000)     # mg per sample
 _SUM_MAX = const(1 << 28)
@@ -114,7 +117,7 @@ class Direction:
         self.apl = 0        # ap at the sample before
         self.mean = 0       # forward acceleration's mean, mg << _MEAN_SHIFT
         self.v = 0          # the vertical, low-passed like ap (flight is read on it)
-        self.ap2 = 0        # ap and v through the walking second pole
+        self.ap2 = 0        # ap and v through the second pole
         self.v2 = 0
         self.loop = 0       # sum of ap * dv over the step (>> 4)
         self.mag = 0        # sum of |ap * dv| (>> 4)
@@ -124,7 +127,7 @@ class Direction:
         self.known = False  # the mechanics has been read since the forward axis was set
         self.last_interval = 0
         self.smooth = _WALK_SHIFT  # the common low-pass: steps of walking are slower
-        self.pole = _WALK_POLE  # the second pole's shift (0 running: passes its input)
+        self.pole = _WALK_POLE  # the second pole's shift, walking's or running's
         self.run_share = -1  # airborne share of recent steps, x256 (-1: none yet)
         self.started = False
         self.score = 0
@@ -275,9 +278,7 @@ class Direction:
                 self.running = signs > 0
                 self.known = True
         self.smooth = _RUN_SHIFT if self.running else _WALK_SHIFT
-        # running keeps one pole: its loop lies in a stance of 0.2-0.3 s (a second
-        # one there moved no shared set and read SisFall's held-out brisk walks worse)
-        self.pole = 0 if self.running else _WALK_POLE
+        self.pole = _RUN_POLE if self.running else _WALK_POLE
         e = loop // ((mag >> 8) + 1)
         self.evidence = -e if self.running else e
         if turning or not steady:

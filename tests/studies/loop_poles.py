@@ -1,6 +1,6 @@
-"""`python -m tests.studies.loop_poles [--root DIR --datasets ...] [--poles 0 3] [--belt-m M]`: how often a
-single step's loop has the right sign when walking's signals go through one
-low-pass pole or two. Over one uneven step the harmonics of the contacts cross
+"""`python -m tests.studies.loop_poles [--root DIR --datasets ...] [--poles 0 3] [--run-poles 0 1] [--belt-m M]`:
+how often a single step's loop has the right sign when walking's (or running's)
+signals go through one low-pass pole or two. Over one uneven step the harmonics of the contacts cross
 the step's fundamental and do not cancel as they would over many cycles; a
 second pole leaves the loop more nearly the fundamental's.
 
@@ -11,7 +11,7 @@ device's 104 Hz. For every step with an interval, its evidence (the loop as a
 share of its magnitude, signed by the mechanics the device read) should be
 positive before the turn and negative after it. `--poles`: the second pole's
 shifts to compare (0: none, one pole as before; 3: EMA 1/8, the firmware's);
-running never has one. `--belt-m`: each sensor moved that far round the
+`--run-poles`: running's (0: none; 1: EMA 1/2, the firmware's). `--belt-m`: each sensor moved that far round the
 belt (`bench retro --belt-m`; recordings without a gyro left out). Printed
 per set: the share of steps whose evidence has the right sign. This is each
 step alone; the direction the device reports follows a score over steps
@@ -68,12 +68,15 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--root", help="folder holding the sets (default ../shared/traces)")
     p.add_argument("--datasets", nargs="+", default=list(DEFAULT_SETS), help="sets to measure")
-    p.add_argument("--poles", type=int, nargs="+", default=[0, 3], help="second-pole shifts to compare")
+    p.add_argument("--poles", type=int, nargs="+", default=[0, 3], help="walking's second-pole shifts to compare")
+    p.add_argument("--run-poles", type=int, nargs="+", default=[direction._RUN_POLE],
+                   help="running's second-pole shifts to compare (0: none)")
     p.add_argument("--belt-m", type=float, default=0.0, help="each sensor moved this far round the belt (left +)")
     args = p.parse_args()
     if not args.root and not shared_traces():
         print("../shared/traces is absent: nothing to measure")
         return
+    combos = [(w, r) for w in args.poles for r in args.run_poles]
     table = {}
     for dataset in args.datasets:
         for rec in recordings(dataset, args.root):
@@ -84,16 +87,17 @@ def main():
                 trace = round_the_belt(trace, args.belt_m, axis_vector(FORWARD_AXIS[dataset]))
             trace, turn = there_and_back(trace, FORWARD_AXIS[dataset])
             turn -= float(trace.t[0])
-            row = table.setdefault(group_of(rec, dataset), {k: [0, 0] for k in args.poles})
-            for k in args.poles:
-                direction._WALK_POLE = k  # a module global under CPython (inlined on the device)
+            row = table.setdefault(group_of(rec, dataset), {k: [0, 0] for k in combos})
+            for k in combos:
+                # module globals under CPython (inlined on the device)
+                direction._WALK_POLE, direction._RUN_POLE = k
                 right, n = steps_right(trace, turn)
                 row[k][0] += right
                 row[k][1] += n
-    print(f"{'set':24s} {'steps':>6s} " + " ".join(f"{'pole ' + str(k):>8s}" for k in args.poles))
+    print(f"{'set':24s} {'steps':>6s} " + " ".join(f"{f'walk {w} run {r}':>13s}" for w, r in combos))
     for group, row in sorted(table.items()):
-        print(f"{group:24s} {row[args.poles[0]][1]:6d} " +
-              " ".join(f"{r / max(n, 1):8.3f}" for r, n in (row[k] for k in args.poles)))
+        print(f"{group:24s} {row[combos[0]][1]:6d} " +
+              " ".join(f"{r / max(n, 1):13.3f}" for r, n in (row[k] for k in combos)))
 
 
 if __name__ == "__main__":
