@@ -272,7 +272,10 @@ def test_real_recordings_there_and_back(dataset, activity):
     """Running on the force treadmill (every trial), a SisFall jog and a SisFall
     brisk walk per subject (a brisk walk's bounce and airborne share can be a
     jog's: its cadence tells it, and a walk read as a run reads backwards)."""
-    recs = load(dataset)
+    try:
+        recs = load(dataset)
+    except FileNotFoundError as e:  # RETROSTRIDE_TRACES=DIR holding other sets only (the held-out subjects)
+        pytest.skip(f"{dataset} is not among the recordings: {e}")
     if activity:
         recs = [r for r in recs if r.meta["activity"] == activity]
     right = {"forward": [0, 0], "backward": [0, 0]}
