@@ -1,8 +1,8 @@
 """`python -m tests.studies.loop_poles [--root DIR --datasets ...] [--poles 0 3] [--run-poles 0 1] [--belt-m M]`:
 how often a single step's loop has the right sign when walking's (or running's)
-signals go through one low-pass pole or two. Over one uneven step the harmonics of the contacts cross
-the step's fundamental and do not cancel as they would over many cycles; a
-second pole leaves the loop more nearly the fundamental's.
+signals go through one low-pass pole or two. Over one uneven step the harmonics
+of the contacts cross the step's fundamental and do not cancel as they would
+over many cycles; a second pole leaves the loop more nearly the fundamental's.
 
 Offline: the firmware's tilt, step detector and `direction.py` run under
 CPython over the same there-and-back traces `make bench-retro` replays (the
@@ -11,8 +11,9 @@ device's 104 Hz. For every step with an interval, its evidence (the loop as a
 share of its magnitude, signed by the mechanics the device read) should be
 positive before the turn and negative after it. `--poles`: the second pole's
 shifts to compare (0: none, one pole as before; 3: EMA 1/8, the firmware's);
-`--run-poles`: running's (0: none; 1: EMA 1/2, the firmware's). `--belt-m`: each sensor moved that far round the
-belt (`bench retro --belt-m`; recordings without a gyro left out). Printed
+`--run-poles`: running's (0: none; 1: EMA 1/2, the firmware's). `--belt-m`:
+each sensor moved that far round the belt (`bench retro --belt-m`; recordings
+without a gyro left out). Printed
 per set: the share of steps whose evidence has the right sign. This is each
 step alone; the direction the device reports follows a score over steps
 (`make bench-retro`)."""
