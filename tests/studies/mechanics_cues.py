@@ -55,6 +55,10 @@ CUES = {  # name: (how it is formed from one stride's signals, what a spring sho
     "roll rate^2 ~ v": (lambda s: corr(s["roll"] ** 2, s["v"]), "+"),
     "pitch rate^2 ~ v": (lambda s: corr(s["pitch"] ** 2, s["v"]), "+"),
     "roll^2 ~ v": (lambda s: corr(s["rang"] ** 2, s["v"]), "+"),
+    # the pelvis turns once a stride; the forward push and brake, each against the vertical
+    "yaw rate^2 ~ v": (lambda s: corr(s["yaw"] ** 2, s["v"]), "+"),
+    "yaw^2 ~ v": (lambda s: corr(s["yang"] ** 2, s["v"]), "+"),
+    "forward^2 ~ v": (lambda s: corr(s["ap"] ** 2, s["v"]), "+"),
 }
 
 
@@ -87,6 +91,10 @@ def measure(rec):
         lp[i] = det.lp
     roll = slow_out(w @ f)
     sig = {"v": ema(lp, 2), "ml": slow_out(a @ side), "roll": roll, "pitch": slow_out(w @ side)}
+    sig["yaw"] = slow_out(w @ up)
+    sig["ap"] = slow_out(a @ f)
+    yang = np.cumsum(sig["yaw"]) / ODR
+    sig["yang"] = yang - ema(ema(yang, 6), 6)
     rang = np.cumsum(roll) / ODR
     sig["rang"] = rang - ema(ema(rang, 6), 6)
     out = []
