@@ -145,6 +145,9 @@ def group_of(rec, dataset):
         return f"sisfall {rec.meta['activity']} ({SISFALL_GAITS[rec.meta['activity']]})"
     if dataset == "mobgap":  # its lab tests differ in kind: one walk (Test5), or many short bouts with turns (Test11)
         return f"mobgap {rec.name.split('/')[3]}"
+    if dataset == "alcantara":  # a treadmill's slope; played backwards, a run up it comes back down it, and down up
+        slope = float(rec.meta["slope_deg"])
+        return "alcantara " + ("uphill" if slope > 0 else "downhill" if slope < 0 else "level")
     return dataset
 
 
