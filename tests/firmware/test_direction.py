@@ -269,24 +269,30 @@ def test_a_stride_turning_faster_than_30_deg_s_is_no_evidence(tmp_path, monkeypa
 @needs_shared
 @pytest.mark.parametrize("dataset, activity", [("alcantara", None), ("sisfall", "D04"), ("sisfall", "D02")])
 def test_real_recordings_there_and_back(dataset, activity):
-    """Running on the force treadmill (every trial), a SisFall jog and a SisFall
-    brisk walk per subject (a brisk walk's bounce and airborne share can be a
-    jog's: its cadence tells it, and a walk read as a run reads backwards)."""
+    """Running on the force treadmill (every trial, uphill, level and downhill
+    each: played backwards, a run down the slope comes back up it), a SisFall jog
+    and a SisFall brisk walk per subject (a brisk walk's bounce and airborne
+    share can be a jog's: its cadence tells it, and a walk read as a run reads
+    backwards)."""
+    from retrostride.bench.retro import group_of
     try:
         recs = load(dataset)
     except FileNotFoundError as e:  # RETROSTRIDE_TRACES=DIR holding other sets only (the held-out subjects)
         pytest.skip(f"{dataset} is not among the recordings: {e}")
     if activity:
         recs = [r for r in recs if r.meta["activity"] == activity]
-    right = {"forward": [0, 0], "backward": [0, 0]}
+    right = {}
     for rec in recs:
         trace, turn = there_and_back(rec.trace, FORWARD_AXIS[dataset])
         report, _ = run_replay(trace, calibrate_s=1.0)
         for want, dirs in zip(("forward", "backward"), halves(report, turn)):
-            right[want][0] += sum(d == want for d in dirs[EXCLUDED_STEPS:])
-            right[want][1] += len(dirs[EXCLUDED_STEPS:])
+            tally = right.setdefault(f"{group_of(rec, dataset)} {want}", [0, 0])
+            tally[0] += sum(d == want for d in dirs[EXCLUDED_STEPS:])
+            tally[1] += len(dirs[EXCLUDED_STEPS:])
     shares = {k: a / b for k, (a, b) in right.items()}
-    print(f"\n{dataset} {activity or ''} there and back: " + ", ".join(f"{k} {v:.3f} of {right[k][1]}" for k, v in shares.items()))
+    print("\nthere and back: " + ", ".join(f"{k} {v:.3f} of {right[k][1]}" for k, v in shares.items()))
+    if dataset == "alcantara":
+        assert {k.split()[1] for k in shares} == {"uphill", "level", "downhill"}
     assert all(v >= 0.97 for v in shares.values())
 
 
