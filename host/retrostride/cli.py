@@ -384,11 +384,21 @@ def cmd_bench_retro(args):
     from .bench import retro
     from rich.progress import Progress
     results = {}
-    if not args.captures_only:
+    traces = []
+    if args.traces:
+        if not Path(args.traces).is_dir():
+            raise UsageError(f"--traces {args.traces}: no such folder")
+        # not the reference steps `retrostride datasets` writes beside each trace
+        traces = [p for p in sorted(Path(args.traces).glob("*.csv")) if not p.name.endswith("_steps.csv")]
+        if not traces:
+            raise UsageError(f"--traces {args.traces}: no trace CSVs in it")
+    datasets = [] if args.no_sets else args.datasets
+    if datasets != [] or traces:
         with Progress(console=console, disable=args.quiet) as bar:
             task = bar.add_task("there-and-back replays", total=None)
-            results = retro.run(args.datasets, args.root, workers=args.workers, yaw_deg=args.yaw_deg,
-                                rate_hz=args.rate_hz, belt_m=args.belt_m, progress=lambda k, n: bar.update(task, completed=k, total=n))
+            results = retro.run(datasets, args.root, workers=args.workers, yaw_deg=args.yaw_deg, rate_hz=args.rate_hz,
+                                belt_m=args.belt_m, traces=traces,
+                                progress=lambda k, n: bar.update(task, completed=k, total=n))
     if args.captures:
         results.update(retro.run_captures(sorted(Path(args.captures).glob("*.csv"))))
     table = retro.rows(results)
@@ -573,7 +583,10 @@ def main(argv=None):
     br.add_argument("--workers", type=int, default=2, help="replays at once (default 2)")
     br.add_argument("--captures", help="also score the forward/backward-labelled capture CSVs in this folder "
                     "(real retro runs from `retrostride capture`)")
-    br.add_argument("--captures-only", action="store_true", help="score only the captures")
+    br.add_argument("--traces", help="also play every trace CSV in this folder there and back, each facing its "
+                    "'# forward_axis' (another set written as traces: `retrostride datasets`), a row per folder")
+    br.add_argument("--no-sets", "--captures-only", dest="no_sets", action="store_true",
+                    help="score only --captures and --traces, none of the shared sets")
     br.add_argument("--yaw-deg", type=float, default=0.0,
                     help="turn each recording about its vertical by this much: a calibration's forward that far off")
     add_rate_option(br)

@@ -329,6 +329,42 @@ def test_bench_retro_counts_what_reads_backward_in_and_out_of_the_scored_windows
     assert tally.plain_backward_in_windows == tally.plain_in_windows
 
 
+def test_bench_retro_plays_trace_csvs_there_and_back(tmp_path):
+    """`bench retro --traces DIR`: any recording in the trace format, played there
+    and back facing its own `# forward_axis`; one without is refused, naming it."""
+    from retrostride.bench.retro import TRACES, rows, run, trace_recording
+    from retrostride.cli import main
+    from retrostride.recordings.trace import write_trace
+    run_, _ = generated_run(seconds=30.0, mounted=False)  # x forward, z up
+    folder = tmp_path / "mine"
+    path = write_trace(folder / "run.csv", run_.t, run_.accel, run_.gyro, {"forward_axis": "+x"})
+    (row,) = rows(run([], traces=[path]))
+    assert row["set"] == f"{TRACES} (mine)" and row["trials"] == 1
+    assert row["forward_steps"] > 30 and row["forward_right"] >= 0.97 and row["backward_right"] >= 0.97
+    bare = write_trace(tmp_path / "bare" / "run.csv", run_.t, run_.accel, run_.gyro, {})
+    with pytest.raises(ValueError, match="run.csv: no '# forward_axis'"):
+        trace_recording(bare)
+    md = tmp_path / "bench.md"
+    assert main(["bench", "retro", "--no-sets", "--traces", str(folder), "--quiet", "--markdown", str(md)]) == 0
+    assert md.read_text().splitlines()[2].startswith(f"| {TRACES} (mine) | 1 | {row['forward_right']:.3f} ")
+    assert main(["bench", "retro", "--no-sets", "--traces", str(bare.parent), "--quiet"]) == 1  # refused, no replay
+    (tmp_path / "empty").mkdir()
+    assert main(["bench", "retro", "--no-sets", "--traces", str(tmp_path / "empty"), "--quiet"]) == 2
+
+
+@needs_shared
+def test_a_set_written_as_traces_scores_as_the_set_does(tmp_path):
+    """`retrostride datasets voisard` then `bench retro --traces`: the same steps,
+    directions and scored windows as the set itself (its reference's windows
+    travel in the traces' `# bouts`)."""
+    from retrostride.bench.retro import TRACES, recordings, score_trial, trace_recording
+    from retrostride.recordings.datasets import export
+    written = export("voisard", tmp_path)
+    for rec, path in list(zip(recordings("voisard"), written))[:4]:
+        assert path.stem == rec.name.replace("/", "_")
+        assert score_trial(trace_recording(path), TRACES) == score_trial(rec, "voisard")
+
+
 def test_a_run_joined_mid_stride_reads_forward_from_its_third_step():
     """A capture or a replay may start mid-run: the bounce estimate starts from
     a partial step, which must not read the gait, and so the direction, wrong."""

@@ -19,16 +19,18 @@ its shuffles, sit-to-stands and turns on the spot fall outside)."""
 import functools
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
-from ..recordings.datasets import FORWARD_AXIS, load
+from ..recordings.datasets import FORWARD_AXIS, Recording, load
 from ..recordings.surrogate import LEAD_S, there_and_back
-from ..recordings.trace import axis_vector, rotate, round_the_belt, slower_sensor
+from ..recordings.trace import axis_vector, read_trace, rotate, round_the_belt, slower_sensor
 from ..twin.replay import run_replay
 from .gait import in_windows, scored_windows
 
 EXCLUDED_STEPS = 4     # 2 strides after the start and after each turn
+TRACES = "traces"      # trace CSVs given by the user, each with its own forward axis
 SISFALL_GAITS = {"D01": "walking", "D02": "walking", "D03": "running", "D04": "running"}
 DEFAULT_SETS = ("alcantara", "voisard", "mobgap", "sisfall")
 
@@ -82,9 +84,11 @@ def turned(trace, yaw_deg):
 
 
 def score_trial(rec, dataset, yaw_deg=0.0, rate_hz=None, belt_m=0.0):
-    trace = round_the_belt(rec.trace, belt_m, axis_vector(FORWARD_AXIS[dataset])) if belt_m else rec.trace
+    """A recording there and back, facing its set's forward axis (a trace's own: TRACES)."""
+    forward = rec.meta["forward_axis"] if dataset == TRACES else FORWARD_AXIS[dataset]
+    trace = round_the_belt(rec.trace, belt_m, axis_vector(forward)) if belt_m else rec.trace
     trace = slower_sensor(trace, rate_hz) if rate_hz else trace
-    trace, turn = there_and_back(turned(trace, yaw_deg) if yaw_deg else trace, FORWARD_AXIS[dataset])
+    trace, turn = there_and_back(turned(trace, yaw_deg) if yaw_deg else trace, forward)
     report, _ = run_replay(trace, calibrate_s=1.0)
     t0 = float(rec.trace.t[0])
     # the set's scored windows on the new time base, mirrored after the turn
@@ -131,9 +135,21 @@ def score_capture(trace):
     return tally
 
 
+def trace_recording(path):
+    """A trace CSV as a recording to play there and back, the way it faces from
+    its `# forward_axis`, scored inside its `# bouts` where it has them (a set
+    written by `retrostride datasets`), else every step."""
+    trace = read_trace(path)
+    if not trace.meta.get("forward_axis"):
+        raise ValueError(f"{path}: no '# forward_axis' in its metadata: which sensor axis faces the way "
+                         "the wearer faces (+x, -z, ...)? Without it no step has a direction")
+    axis_vector(trace.meta["forward_axis"])  # a bad axis is refused here, naming the file's value
+    return Recording(name=f"{TRACES}/{Path(path).stem}", trace=trace, ref_steps=np.array([]),
+                     scored_from=float(trace.t[0]), scored_to=float(trace.t[-1]), meta=trace.meta)
+
+
 def run_captures(paths):
     """{"captures": Tally} over labelled capture CSVs."""
-    from ..recordings.trace import read_trace
     out = Tally()
     for path in paths:
         out.add(score_capture(read_trace(path)))
@@ -162,15 +178,22 @@ def recordings(dataset, root=None):
 
 def _job(args):
     dataset, root, index, yaw_deg, rate_hz, belt_m = args
+    if dataset == TRACES:  # root: the trace's path
+        rec = trace_recording(root)
+        return f"{TRACES} ({Path(root).parent.name})", score_trial(rec, dataset, yaw_deg, rate_hz, belt_m)
     rec = recordings(dataset, root)[index]
     return group_of(rec, dataset), score_trial(rec, dataset, yaw_deg, rate_hz, belt_m)
 
 
-def run(datasets=None, root=None, workers=2, progress=None, yaw_deg=0.0, rate_hz=None, belt_m=0.0):
-    """{group: Tally} over every trial of the sets; belt_m: each sensor moved that
-    far round the belt (trials without a gyro, which that needs, left out)."""
-    jobs = [(d, root, i, yaw_deg, rate_hz, belt_m) for d in (datasets or DEFAULT_SETS)
+def run(datasets=None, root=None, workers=2, progress=None, yaw_deg=0.0, rate_hz=None, belt_m=0.0, traces=()):
+    """{group: Tally} over every trial of the sets (none: datasets=[]), and of the
+    trace CSVs in `traces`, a row per folder; belt_m: each sensor moved that far
+    round the belt (trials without a gyro, which that needs, left out)."""
+    recs = [trace_recording(p) for p in traces]  # every trace read before any replay: a bad one stops the run
+    jobs = [(d, root, i, yaw_deg, rate_hz, belt_m) for d in (DEFAULT_SETS if datasets is None else datasets)
             for i, rec in enumerate(recordings(d, root)) if not belt_m or rec.trace.gyro is not None]
+    jobs += [(TRACES, str(p), 0, yaw_deg, rate_hz, belt_m) for p, rec in zip(traces, recs)
+             if not belt_m or rec.trace.gyro is not None]
     out = {}
     with ProcessPoolExecutor(max_workers=workers) as pool:
         for k, (group, tally) in enumerate(pool.map(_job, jobs), start=1):

@@ -371,6 +371,8 @@ def export(name, out_dir, root=None):
         meta = dict(tr.meta)
         if name in FORWARD_AXIS:  # so `replay --calibrate-s` reads directions
             meta.setdefault("forward_axis", FORWARD_AXIS[name])
+        if "bouts" not in meta and np.isfinite(rec.scored_to):  # where the reference claims every step,
+            meta["bouts"] = json.dumps([[rec.scored_from, rec.scored_to]])  # so a trace scores as its set does
         write_trace(out_dir / (stem + ".csv"), tr.t, tr.accel, tr.gyro, meta)
         np.savetxt(out_dir / (stem + "_steps.csv"), rec.ref_steps, fmt="%.4f",
                    header="reference step times (s)", comments="# ")
