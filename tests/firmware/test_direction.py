@@ -296,6 +296,37 @@ def test_real_recordings_there_and_back(dataset, activity):
     assert all(v >= 0.97 for v in shares.values())
 
 
+@needs_shared
+@pytest.mark.parametrize("activity", ["D02", "D04"])
+def test_any_mounting_reads_the_same_directions(activity):
+    """Clipped in any orientation (here upside down, turned, and tilted 37 deg
+    about a skew axis), the calibration's up and forward turn with the sensor,
+    and a brisk walk or a jog there and back reads the same directions: the
+    device works in the calibrated frame, not in its own axes."""
+    from retrostride.recordings.trace import rotate
+    from tests.helpers import UPSIDE_DOWN_TURNED
+    rec = next(r for r in load("sisfall") if r.meta["activity"] == activity)
+    trace, turn = there_and_back(rec.trace, FORWARD_AXIS["sisfall"])
+    k = np.array([1.0, 2.0, 3.0]) / np.sqrt(14.0)
+    cross = np.array([[0, -k[2], k[1]], [k[2], 0, -k[0]], [-k[1], k[0], 0]])
+    th = np.radians(37.0)
+    turn_by = (np.eye(3) + np.sin(th) * cross + (1 - np.cos(th)) * cross @ cross) @ UPSIDE_DOWN_TURNED
+    cal = trace_calibration(trace, 1.0)
+    up, fwd = np.array(cal[:3]) / 1000, np.array(cal[3:]) / 1000
+    turned_cal = [int(round(v * 1000)) for v in np.concatenate([turn_by @ up, turn_by @ fwd])]
+    as_recorded, _ = run_replay(trace, settings={"calibration": cal})
+    as_mounted, _ = run_replay(rotate(trace, turn_by), settings={"calibration": turned_cal})
+    a = [s["direction"] for s in as_recorded["steps"]]
+    b = [s["direction"] for s in as_mounted["steps"]]
+    assert abs(len(a) - len(b)) <= 2 and len(a) > 300
+    same = sum(x == y for x, y in zip(a, b)) / min(len(a), len(b))
+    print(f"\nsisfall {activity} there and back, mounted otherwise: {same:.3f} of {min(len(a), len(b))} steps read alike")
+    assert same >= 0.99
+    for report in (as_recorded, as_mounted):  # and right, not merely alike
+        for want, dirs in zip(("forward", "backward"), halves(report, turn)):
+            assert dirs[EXCLUDED_STEPS:].count(want) >= 0.97 * len(dirs[EXCLUDED_STEPS:])
+
+
 def test_a_turned_recording_keeps_its_vertical_and_turns_its_forward():
     """`bench retro --yaw-deg`: the calibration's forward off by an angle."""
     from retrostride.bench.retro import turned
