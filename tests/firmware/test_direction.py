@@ -15,6 +15,16 @@ from retrostride.recordings.trace import Trace, add_lean, axis_vector
 from tests.helpers import needs_shared, on_cpython_and_vm, vm_json
 
 
+def load_or_skip(dataset):
+    try:
+        recs = load(dataset)
+    except FileNotFoundError as e:  # RETROSTRIDE_TRACES=DIR holding other sets only (the held-out subjects)
+        pytest.skip(f"{dataset} is not among the recordings: {e}")
+    if not recs:
+        pytest.skip(f"{dataset} is not among the recordings: none found")
+    return recs
+
+
 def halves(report, turn):
     steps = report["steps"]
     return ([s["direction"] for s in steps if s["t"] < turn], [s["direction"] for s in steps if s["t"] >= turn])
@@ -275,10 +285,7 @@ def test_real_recordings_there_and_back(dataset, activity):
     share can be a jog's: its cadence tells it, and a walk read as a run reads
     backwards)."""
     from retrostride.bench.retro import group_of
-    try:
-        recs = load(dataset)
-    except FileNotFoundError as e:  # RETROSTRIDE_TRACES=DIR holding other sets only (the held-out subjects)
-        pytest.skip(f"{dataset} is not among the recordings: {e}")
+    recs = load_or_skip(dataset)
     if activity:
         recs = [r for r in recs if r.meta["activity"] == activity]
     right = {}
@@ -305,7 +312,7 @@ def test_any_mounting_reads_the_same_directions(activity):
     device works in the calibrated frame, not in its own axes."""
     from retrostride.recordings.trace import rotate
     from tests.helpers import UPSIDE_DOWN_TURNED
-    rec = next(r for r in load("sisfall") if r.meta["activity"] == activity)
+    rec = next(r for r in load_or_skip("sisfall") if r.meta["activity"] == activity)
     trace, turn = there_and_back(rec.trace, FORWARD_AXIS["sisfall"])
     k = np.array([1.0, 2.0, 3.0]) / np.sqrt(14.0)
     cross = np.array([[0, -k[2], k[1]], [k[2], 0, -k[0]], [-k[1], k[0], 0]])
@@ -390,7 +397,9 @@ def test_a_set_written_as_traces_scores_as_the_set_does(tmp_path):
     travel in the traces' `# bouts`)."""
     from retrostride.bench.retro import TRACES, recordings, score_trial, trace_recording
     from retrostride.recordings.datasets import export
+    load_or_skip("voisard")
     written = export("voisard", tmp_path)
+    assert len(written) == len(recordings("voisard"))
     for rec, path in list(zip(recordings("voisard"), written))[:4]:
         assert path.stem == rec.name.replace("/", "_")
         assert score_trial(trace_recording(path), TRACES) == score_trial(rec, "voisard")
