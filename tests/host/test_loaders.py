@@ -86,3 +86,25 @@ def test_mobgap_reads_the_validation_study_layout_from_its_matlab_files(tmp_path
     assert walk.trace.rate_hz == pytest.approx(100) and walk.trace.duration_s == pytest.approx(7.99)
     assert walk.trace.accel[:, 2] == pytest.approx(1.0) and walk.trace.gyro.shape == (800, 3)
     assert walk.scored_from == pytest.approx(0.7) and "validation study" in walk.meta["source"]
+
+
+def test_voisard_keeps_the_first_of_a_packet_counted_twice(tmp_path):
+    """An Xsens packet counter that repeats (one held-out trial, 11-1, has one)
+    would be a time that does not increase: the trace written from it could
+    not be read back. The first is kept; the footsteps stay on the packet times."""
+    from retrostride.recordings.datasets import export, load_voisard
+    from retrostride.recordings.trace import read_trace
+    (tmp_path / "GaitData").mkdir()
+    counters = [*range(0, 300), 299, *range(300, 600)]  # 299 twice
+    rows = "".join(f"{c}.0\t0.0\t0.0\t9.80665\t0.0\t0.0\t0.0\t0.0\t0.0\t0.0\n" for c in counters)
+    (tmp_path / "GaitData" / "11-1_lb.txt").write_text(
+        "Acquisition frequency: 100 Hz\nPacketCounter\tAcc_X\tAcc_Y\tAcc_Z\tGyr_X\tGyr_Y\tGyr_Z\tMag_X\tMag_Y\tMag_Z\n"
+        + rows)
+    (tmp_path / "GaitData" / "11-1.json").write_text(
+        '{"Filename": "11-1", "TrialBoundaries": [50, 550], '
+        '"LeftFootEvents": [[100, 150], [300, 350]], "RightFootEvents": [[200, 250]]}')
+    (rec,) = load_voisard(tmp_path)
+    assert len(rec.trace.t) == 600 and (np.diff(rec.trace.t) > 0).all()
+    assert rec.ref_steps == pytest.approx([1.5, 2.5, 3.5])
+    (path,) = export("voisard", tmp_path / "out", root=tmp_path)
+    assert len(read_trace(path).t) == 600

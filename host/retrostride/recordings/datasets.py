@@ -284,6 +284,8 @@ def load_voisard(root):
     for path in sorted(folder.glob("*_lb.txt"), key=lambda p: [int(x) for x in p.name[:-7].split("-")]):
         info = json.loads(path.with_name(path.name[:-7] + ".json").read_text())
         data = np.genfromtxt(path, delimiter="\t", names=True, skip_header=1)
+        # a packet counted twice (subject 11's 11-1 has one) is a time that does not increase: the first kept
+        data = data[np.concatenate([[True], np.diff(data["PacketCounter"]) > 0])]
         t = data["PacketCounter"] / 100.0
         g = 9.80665
         accel = np.column_stack([data["Acc_X"], data["Acc_Y"], data["Acc_Z"]]) / g
