@@ -382,6 +382,9 @@ def test_bench_retro_plays_trace_csvs_there_and_back(tmp_path):
     bare = write_trace(tmp_path / "bare" / "run.csv", run_.t, run_.accel, run_.gyro, {})
     with pytest.raises(ValueError, match="run.csv: no '# forward_axis'"):
         trace_recording(bare)
+    odd = write_trace(tmp_path / "odd" / "run.csv", run_.t, run_.accel, run_.gyro, {"forward_axis": "up"})
+    with pytest.raises(ValueError, match="run.csv: # forward_axis: axis 'up'"):
+        trace_recording(odd)
     md = tmp_path / "bench.md"
     assert main(["bench", "retro", "--no-sets", "--traces", str(folder), "--quiet", "--markdown", str(md)]) == 0
     assert md.read_text().splitlines()[2].startswith(f"| {TRACES} (mine) | 1 | {row['forward_right']:.3f} ")

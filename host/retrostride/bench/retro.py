@@ -99,9 +99,10 @@ def score_trial(rec, dataset, yaw_deg=0.0, rate_hz=None, belt_m=0.0):
     for half, want, windows in (([s for s in steps if s["t"] < turn], "forward", there),
                                 ([s for s in steps if s["t"] >= turn], "backward", back)):
         dirs = [s["direction"] for s in half]
-        tally.latency.append(latency(dirs, want))
-        if want == "backward":  # the turn: a change of direction, not a start from standing
-            tally.turns.append(tally.latency[-1])
+        if dirs:  # a half without steps has nothing to decide
+            tally.latency.append(latency(dirs, want))
+            if want == "backward":  # the turn: a change of direction, not a start from standing
+                tally.turns.append(tally.latency[-1])
         kept = [s for s in half[EXCLUDED_STEPS:] if in_windows([s["t"]], windows)[0]]
         tally.scored[want] += len(kept)
         tally.right[want] += sum(s["direction"] == want for s in kept)
@@ -143,7 +144,10 @@ def trace_recording(path):
     if not trace.meta.get("forward_axis"):
         raise ValueError(f"{path}: no '# forward_axis' in its metadata: which sensor axis faces the way "
                          "the wearer faces (+x, -z, ...)? Without it no step has a direction")
-    axis_vector(trace.meta["forward_axis"])  # a bad axis is refused here, naming the file's value
+    try:
+        axis_vector(trace.meta["forward_axis"])
+    except ValueError as e:
+        raise ValueError(f"{path}: # forward_axis: {e}") from None
     return Recording(name=f"{TRACES}/{Path(path).stem}", trace=trace, ref_steps=np.array([]),
                      scored_from=float(trace.t[0]), scored_to=float(trace.t[-1]), meta=trace.meta)
 
