@@ -384,14 +384,7 @@ def cmd_bench_retro(args):
     from .bench import retro
     from rich.progress import Progress
     results = {}
-    traces = []
-    if args.traces:
-        if not Path(args.traces).is_dir():
-            raise UsageError(f"--traces {args.traces}: no such folder")
-        # not the reference steps `retrostride datasets` writes beside each trace
-        traces = [p for p in sorted(Path(args.traces).glob("*.csv")) if not p.name.endswith("_steps.csv")]
-        if not traces:
-            raise UsageError(f"--traces {args.traces}: no trace CSVs in it")
+    traces = trace_csvs(args.traces)
     datasets = [] if args.no_sets else args.datasets
     if datasets != [] or traces:
         with Progress(console=console, disable=args.quiet) as bar:
@@ -407,6 +400,19 @@ def cmd_bench_retro(args):
     return 0
 
 
+def trace_csvs(folder):
+    """The trace CSVs of `--traces FOLDER` (none when not given)."""
+    if not folder:
+        return []
+    if not Path(folder).is_dir():
+        raise UsageError(f"--traces {folder}: no such folder")
+    # not the reference steps `retrostride datasets` writes beside each trace
+    traces = [p for p in sorted(Path(folder).glob("*.csv")) if not p.name.endswith("_steps.csv")]
+    if not traces:
+        raise UsageError(f"--traces {folder}: no trace CSVs in it")
+    return traces
+
+
 def write_bench_table(markdown_path, markdown, table):
     """A benchmark's table as Markdown at markdown_path (when given), its rows as JSON beside it."""
     if markdown_path:
@@ -419,8 +425,9 @@ def write_bench_table(markdown_path, markdown, table):
 
 def cmd_bench_calibration(args):
     from .bench import calibration
-    table = calibration.rows(calibration.run(args.datasets, args.root, workers=args.workers, rate_hz=args.rate_hz,
-                                                  belt_m=args.belt_m))
+    table = calibration.rows(calibration.run([] if args.no_sets else args.datasets, args.root, workers=args.workers,
+                                             rate_hz=args.rate_hz, belt_m=args.belt_m,
+                                             traces=trace_csvs(args.traces)))
     calibration.print_table(table)
     write_bench_table(args.markdown, calibration.markdown(table), table)
     return 0
@@ -600,6 +607,9 @@ def main(argv=None):
     bc.add_argument("--root", help="folder holding the sets (default ../shared/traces)")
     bc.add_argument("--markdown", help="also write the table here as Markdown (and .json beside it)")
     bc.add_argument("--workers", type=int, default=2, help="twins at once (default 2)")
+    bc.add_argument("--traces", help="also every trace CSV in this folder that starts standing, each against its "
+                    "'# forward_axis', a row per folder")
+    bc.add_argument("--no-sets", action="store_true", help="only --traces, none of the shared sets")
     add_rate_option(bc)
     add_belt_option(bc)
     bc.set_defaults(func=cmd_bench_calibration)

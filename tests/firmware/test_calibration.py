@@ -75,6 +75,25 @@ def test_any_mounting_finds_the_same_forward(tmp_path):
     assert fwd @ (UPSIDE_DOWN_TURNED @ [1, 0, 0]) > 0.9, fwd
 
 
+def test_bench_calibration_takes_trace_csvs_that_start_standing(tmp_path):
+    """`bench calibration --no-sets --traces DIR`: a recording of one's own that
+    starts standing, calibrated by the device against its `# forward_axis`;
+    one that starts moving is left out, as the sets' are."""
+    from retrostride.cli import main
+    from retrostride.recordings.trace import write_trace
+    run = rotate(running_from_rest(), UPSIDE_DOWN_TURNED)  # clipped upside down and turned: +x runs along +y
+    mine = tmp_path / "mine"
+    write_trace(mine / "start.csv", run.t, run.accel, run.gyro, {"forward_axis": "+y"})
+    moving = run.t > 10.0
+    write_trace(mine / "moving.csv", run.t[moving], run.accel[moving], run.gyro[moving], {"forward_axis": "+y"})
+    md = tmp_path / "cal.md"
+    assert main(["bench", "calibration", "--no-sets", "--traces", str(mine), "--markdown", str(md)]) == 0
+    cells = md.read_text().splitlines()[2].split(" | ")
+    assert cells[0] == "| traces (mine)" and cells[1:4] == ["1", "1", "none"]  # one start standing, calibrated
+    assert float(cells[4].split(" / ")[0]) < 15.0  # the forward's error, median, deg
+    assert cells[6] == "0"  # none pointing backwards
+
+
 def test_a_jostle_after_the_press_only_delays_the_still_part(tmp_path):
     """The hand leaving the clip shakes it: the 2 s of standing start once
     the wearer is still, within 6 s of the press."""

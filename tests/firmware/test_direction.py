@@ -397,7 +397,7 @@ def test_bench_retro_plays_trace_csvs_there_and_back(tmp_path):
 def test_a_set_written_as_traces_scores_as_the_set_does(tmp_path):
     """`retrostride datasets voisard` then `bench retro --traces`: the same steps,
     directions and scored windows as the set itself (its reference's windows
-    travel in the traces' `# bouts`)."""
+    travel in the traces' `# bouts`); `bench calibration --traces` alike."""
     from retrostride.bench.retro import TRACES, recordings, score_trial, trace_recording
     from retrostride.recordings.datasets import export
     load_or_skip("voisard")
@@ -406,6 +406,11 @@ def test_a_set_written_as_traces_scores_as_the_set_does(tmp_path):
     for rec, path in list(zip(recordings("voisard"), written))[:4]:
         assert path.stem == rec.name.replace("/", "_")
         assert score_trial(trace_recording(path), TRACES) == score_trial(rec, "voisard")
+    from retrostride.bench import calibration  # and `bench calibration --traces` calibrates them alike
+    for i in calibration.starts("voisard")[:2]:
+        got = calibration.score_start(trace_recording(written[i]), TRACES)
+        want = calibration.score_start(recordings("voisard")[i], "voisard")
+        assert {**got, "name": ""} == {**want, "name": ""} and got["refusal"] is None
 
 
 def test_a_run_joined_mid_stride_reads_forward_from_its_third_step():

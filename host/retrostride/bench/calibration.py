@@ -75,17 +75,18 @@ def score_start(rec, dataset, rate_hz=None, belt_m=0.0):
     """{"name", "refusal" (None when calibrated), "angle_deg", "steps" scored
     and of them "forward" replayed with the device's calibration, and
     "forward_set_axis" with the set's own axis}."""
-    trace = round_the_belt(rec.trace, belt_m, axis_vector(FORWARD_AXIS[dataset])) if belt_m else rec.trace
+    forward = rec.meta["forward_axis"] if dataset == retro.TRACES else FORWARD_AXIS[dataset]
+    trace = round_the_belt(rec.trace, belt_m, axis_vector(forward)) if belt_m else rec.trace
     trace = with_lead(slower_sensor(trace, rate_hz) if rate_hz else trace)
     reply, _ = run_calibration(trace, press_s=PRESS_S)
     out = {"name": rec.name, "refusal": None, "angle_deg": None, "steps": 0, "forward": 0, "forward_set_axis": 0}
     if reply["refusal"]:
         out["refusal"] = REFUSALS.get(reply["refusal"], str(reply["refusal"]))
         return out
-    out["angle_deg"] = angle_to(reply, axis_vector(FORWARD_AXIS[dataset]))
+    out["angle_deg"] = angle_to(reply, axis_vector(forward))
     calibration = [reply[k] for k in ("up_x", "up_y", "up_z", "fwd_x", "fwd_y", "fwd_z")]
     out["steps"], out["forward"] = read_forward(trace, settings={"calibration": calibration})
-    trace.meta["forward_axis"] = FORWARD_AXIS[dataset]
+    trace.meta["forward_axis"] = forward
     _, out["forward_set_axis"] = read_forward(trace, calibrate_s=1.0)
     return out
 
@@ -98,19 +99,27 @@ def starts(dataset, root=None, gyro=False):
 
 def _job(args):
     dataset, root, index, rate_hz, belt_m = args
+    if dataset == retro.TRACES:  # root: the trace's path
+        return retro.traces_group(root), score_start(retro.trace_recording(root), dataset, rate_hz, belt_m)
     return dataset, score_start(recordings(dataset, root)[index], dataset, rate_hz, belt_m)
 
 
-def run(datasets=None, root=None, workers=2, rate_hz=None, belt_m=0.0):
+def run(datasets=None, root=None, workers=2, rate_hz=None, belt_m=0.0, traces=()):
     """{dataset: [score_start(...), ...]} over every recording that starts
-    standing; rate_hz: as recorded by a slower sensor; belt_m: its sensor
-    moved that far round the belt (recordings without a gyro left out)."""
-    datasets = datasets or list(FORWARD_AXIS)
+    standing, of the sets (none: datasets=[]) and of the trace CSVs in `traces`
+    (a row per folder, each facing its own forward axis); rate_hz: as recorded
+    by a slower sensor; belt_m: its sensor moved that far round the belt
+    (recordings without a gyro left out)."""
+    datasets = list(FORWARD_AXIS) if datasets is None else datasets
     jobs = [(d, root, i, rate_hz, belt_m) for d in datasets for i in starts(d, root, gyro=bool(belt_m))]
-    out = {d: [] for d, *_ in jobs}  # the sets with a standing start
+    for path in traces:  # every trace read before any replay: a bad one stops the run
+        trace = retro.trace_recording(path).trace
+        if starts_standing(trace) and (trace.gyro is not None or not belt_m):
+            jobs.append((retro.TRACES, str(path), 0, rate_hz, belt_m))
+    out = {}  # the sets and folders with a standing start
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        for dataset, result in pool.map(_job, jobs):
-            out[dataset].append(result)
+        for group, result in pool.map(_job, jobs):
+            out.setdefault(group, []).append(result)
     return out
 
 

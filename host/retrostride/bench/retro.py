@@ -152,6 +152,11 @@ def trace_recording(path):
                      scored_from=float(trace.t[0]), scored_to=float(trace.t[-1]), meta=trace.meta)
 
 
+def traces_group(path):
+    """A given trace's row: its folder's."""
+    return f"{TRACES} ({Path(path).parent.name})"
+
+
 def run_captures(paths):
     """{"captures": Tally} over labelled capture CSVs."""
     out = Tally()
@@ -183,8 +188,7 @@ def recordings(dataset, root=None):
 def _job(args):
     dataset, root, index, yaw_deg, rate_hz, belt_m = args
     if dataset == TRACES:  # root: the trace's path
-        rec = trace_recording(root)
-        return f"{TRACES} ({Path(root).parent.name})", score_trial(rec, dataset, yaw_deg, rate_hz, belt_m)
+        return traces_group(root), score_trial(trace_recording(root), dataset, yaw_deg, rate_hz, belt_m)
     rec = recordings(dataset, root)[index]
     return group_of(rec, dataset), score_trial(rec, dataset, yaw_deg, rate_hz, belt_m)
 
