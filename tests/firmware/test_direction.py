@@ -10,9 +10,9 @@ from retrostride.recordings.generated import generated_run, generated_there_and_
 from retrostride.twin.replay import parse_settings, run_replay, trace_calibration
 from retrostride.bench.retro import EXCLUDED_STEPS
 from retrostride.recordings.surrogate import there_and_back
-from retrostride.recordings.trace import Trace, add_lean, axis_vector
+from retrostride.recordings.trace import Trace, add_lean, axis_vector, rotate
 
-from tests.helpers import needs_shared, on_cpython_and_vm, vm_json
+from tests.helpers import UPSIDE_DOWN_TURNED, needs_shared, on_cpython_and_vm, vm_json
 
 
 def load_or_skip(dataset):
@@ -310,14 +310,11 @@ def test_any_mounting_reads_the_same_directions(activity):
     about a skew axis), the calibration's up and forward turn with the sensor,
     and a brisk walk or a jog there and back reads the same directions: the
     device works in the calibrated frame, not in its own axes."""
-    from retrostride.recordings.trace import rotate
-    from tests.helpers import UPSIDE_DOWN_TURNED
+    from scipy.spatial.transform import Rotation
     rec = next(r for r in load_or_skip("sisfall") if r.meta["activity"] == activity)
     trace, turn = there_and_back(rec.trace, FORWARD_AXIS["sisfall"])
-    k = np.array([1.0, 2.0, 3.0]) / np.sqrt(14.0)
-    cross = np.array([[0, -k[2], k[1]], [k[2], 0, -k[0]], [-k[1], k[0], 0]])
-    th = np.radians(37.0)
-    turn_by = (np.eye(3) + np.sin(th) * cross + (1 - np.cos(th)) * cross @ cross) @ UPSIDE_DOWN_TURNED
+    skew = Rotation.from_rotvec(np.radians(37.0) * np.array([1.0, 2.0, 3.0]) / np.sqrt(14.0)).as_matrix()
+    turn_by = skew @ UPSIDE_DOWN_TURNED
     cal = trace_calibration(trace, 1.0)
     up, fwd = np.array(cal[:3]) / 1000, np.array(cal[3:]) / 1000
     turned_cal = [int(round(v * 1000)) for v in np.concatenate([turn_by @ up, turn_by @ fwd])]

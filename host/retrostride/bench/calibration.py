@@ -75,7 +75,7 @@ def score_start(rec, dataset, rate_hz=None, belt_m=0.0):
     """{"name", "refusal" (None when calibrated), "angle_deg", "steps" scored
     and of them "forward" replayed with the device's calibration, and
     "forward_set_axis" with the set's own axis}."""
-    forward = rec.meta["forward_axis"] if dataset == retro.TRACES else FORWARD_AXIS[dataset]
+    forward = retro.forward_of(rec, dataset)
     trace = round_the_belt(rec.trace, belt_m, axis_vector(forward)) if belt_m else rec.trace
     trace = with_lead(slower_sensor(trace, rate_hz) if rate_hz else trace)
     reply, _ = run_calibration(trace, press_s=PRESS_S)

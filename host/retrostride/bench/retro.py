@@ -83,9 +83,14 @@ def turned(trace, yaw_deg):
     return rotate(trace, np.eye(3) + np.sin(th) * k + (1 - np.cos(th)) * (k @ k))
 
 
+def forward_of(rec, dataset):
+    """The sensor axis facing forward: the set's, or a given trace's own."""
+    return rec.meta["forward_axis"] if dataset == TRACES else FORWARD_AXIS[dataset]
+
+
 def score_trial(rec, dataset, yaw_deg=0.0, rate_hz=None, belt_m=0.0):
     """A recording there and back, facing its set's forward axis (a trace's own: TRACES)."""
-    forward = rec.meta["forward_axis"] if dataset == TRACES else FORWARD_AXIS[dataset]
+    forward = forward_of(rec, dataset)
     trace = round_the_belt(rec.trace, belt_m, axis_vector(forward)) if belt_m else rec.trace
     trace = slower_sensor(trace, rate_hz) if rate_hz else trace
     trace, turn = there_and_back(turned(trace, yaw_deg) if yaw_deg else trace, forward)
