@@ -44,6 +44,9 @@ _CADENCE_WALK = const(1400)
 _CLEAR = const(2)         # signs that together change the mechanics
 _DECIDE = const(40)       # |score| (x/256) that decides a direction
 _FIRST_STEPS = const(2)   # steps with evidence before the first decision: the 3rd step after a pause
+_SETTLE_STEPS = const(6)  # a bout's first steps, in which a mechanics first read from weak signs
+                          # follows their balance: a start bounces less and steps slower than the gait
+                          # it becomes, and the detector's bounce and cadence (EMA 1/4) lag it
 _TURN_MDPS = const(30000)  # a stride turning faster than 30 deg/s is a turn (a U-turn takes 2-4 s;
                            # a track's bend at a running pace turns under 10 deg/s)
 
@@ -82,7 +85,11 @@ class Direction:
     due (the step off is neither gait), then changes only when two more
     signs speak for the other one than against it: a slow jog and a brisk
     walk share a cadence and a bounce, and a mechanics read wrongly reads
-    the direction backwards while the loop itself has not changed.
+    the direction backwards while the loop itself has not changed. A bout
+    whose first decision had weak signs follows their balance while it
+    settles: a start's signs lag the gait it becomes (a jog's lean to
+    walking); clear signs are not reopened (a walk clipped at the side
+    climbs to a jog's as its bounce estimate warms up).
 
     Leakage of the vertical into the forward axis (a lean, a mounting off
     level) adds v * dv, which sums to nothing over a cycle; the trunk's
@@ -135,6 +142,7 @@ class Direction:
         self.current = _DIR_UNKNOWN
         self.prior = _DIR_UNKNOWN  # the direction before the last pause
         self.seen = 0       # steps with evidence since the last pause
+        self.settling = False  # the bout's mechanics was read from weak signs and it is young
 
     def set_forward(self, fx, fy, fz):
         """The forward axis in sensor axes, Q14 (0, 0, 0: unknown)."""
@@ -154,6 +162,7 @@ class Direction:
         steps speak against it."""
         self.score = 0
         self.seen = 0
+        self.settling = False
         self.prior = self.current
         self.current = _DIR_UNKNOWN
         self.run_share = -1  # unknown: the next step's own share
@@ -274,7 +283,12 @@ class Direction:
             hi = c + cadence_dspm - lo
         signs = mechanics(self.run_share, bounce, lo, hi)
         if self.seen >= _FIRST_STEPS - 1:  # the first step off is neither gait
-            if signs >= _CLEAR or signs <= -_CLEAR or not self.known:
+            clear = signs >= _CLEAR or signs <= -_CLEAR
+            if self.seen == _FIRST_STEPS - 1:  # the bout's first decision: weak signs leave it open
+                self.settling = not clear
+            elif clear or self.seen >= _SETTLE_STEPS:
+                self.settling = False
+            if clear or not self.known or (self.settling and signs != 0):
                 self.running = signs > 0
                 self.known = True
         self.smooth = _RUN_SHIFT if self.running else _WALK_SHIFT

@@ -275,6 +275,36 @@ def test_a_stride_turning_faster_than_30_deg_s_is_no_evidence(tmp_path, monkeypa
     assert turn_after == turn_before and turn_dir == 1
 
 
+def test_a_mechanics_read_from_a_starts_weak_signs_follows_them_while_the_bout_settles(tmp_path, monkeypatch):
+    # a jog from standing, every step's loop a forward spring's (negative): its
+    # first steps bounce low with little flight (signs -1, weakly a walk's), the
+    # next fly (+1, short of the +2 that overturns a mechanics). A start's signs
+    # lag its gait, so a mechanics first read from weak signs follows them while
+    # the bout settles, and the jog reads forward. Read from clear signs (-2), or
+    # once the bout has settled, a lone +1 does not turn a walk into a run
+    imports = """
+    from rsdevice.direction import Direction
+    """
+    on_cpython, on_vm = on_cpython_and_vm(tmp_path, monkeypatch, imports, [], """
+    def step(d, air, bounce):
+        d.loop, d.mag, d.n, d.air = -50000, 50000, 40, air
+        return d.step(40, bounce, 1300)  # 156 steps/min over the stride, 130 smoothed: no sign
+    out = []
+    for first, walked in ((5, 2), (0, 2), (5, 10)):  # airborne 5/40: no sign; 0: a walk's
+        d = Direction(104)
+        d.set_forward(16384, 0, 0)
+        d.step(0, 0, 0)  # the step off after a pause
+        dirs = [step(d, first, 600) for _ in range(walked)]  # a walk's bounce
+        dirs += [step(d, 20, 800) for _ in range(6)]  # half the step airborne: +1
+        out.append(dirs)
+    """)
+    assert on_vm == on_cpython
+    weak, clear, settled = on_cpython
+    assert weak == [0, 2, 1, 1, 1, 1, 1, 1]  # unknown, backward (read as a walk), then forward
+    assert clear == [0, 2, 2, 2, 2, 2, 2, 2]
+    assert settled[1:] == [2] * 15
+
+
 # --- real recordings -----------------------------------------------------------
 @needs_shared
 @pytest.mark.parametrize("dataset, activity", [("alcantara", None), ("sisfall", "D04"), ("sisfall", "D02")])
