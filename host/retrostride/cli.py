@@ -457,11 +457,14 @@ def cmd_demo(args):
     console.print("starting the firmware on the micropython VM (twin), replaying, syncing over a pty ...")
     report, _ = run_replay(trace, calibrate_s=1.0, progress=True)
     print_summary(report, label)
-    for half, want, steps in (("forwards", "forward", [x for x in report["steps"] if x["t"] < turn]),
-                              ("backwards", "backward", [x for x in report["steps"] if x["t"] >= turn])):
+    for half, steps, why in (
+            ("forwards", [x for x in report["steps"] if x["t"] < turn],
+             "a start is decided at its 3rd step: the step off is neither gait"),
+            ("backwards", [x for x in report["steps"] if x["t"] >= turn],
+             "a turn is read within 2 strides of it")):
         read = {d: sum(x["direction"] == d for x in steps) for d in ("forward", "backward", "unknown")}
         console.print(f"played {half}: {len(steps)} steps, read {read['forward']} forward, {read['backward']} "
-                      f"backward, {read['unknown']} unknown (a direction is decided at a run's 2nd step)")
+                      f"backward, {read['unknown']} unknown ({why})")
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=1) + "\n")
     return 0
